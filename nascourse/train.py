@@ -1,0 +1,153 @@
+"""Training a candidate network for a budget and measuring it: the "train and rank" box of survey Fig. 1.
+
+Early NAS trained every candidate on the training set and ranked candidates by their
+accuracy on the validation set (survey Sec. 2). ``train`` does exactly that for any
+``torch.nn.Module`` and returns its learning curve, so that later chapters can stop
+early, extrapolate curves, or compare budgets with the same records.
+
+The recipe is the common one of NAS papers: SGD with Nesterov momentum, cosine-annealed
+learning rate, weight decay, gradient-norm clipping. On CUDA it runs in bfloat16 autocast
+with channels-last tensors; the loss is summed on the device and read once per epoch, so
+the inner loop never waits for the host.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import DatasetSplits, Split, iterate_batches
+
+__all__ = ["EpochRecord", "TrainingResult", "train", "accuracy", "count_parameters"]
+
+
+@dataclass
+class EpochRecord:
+    """One point of a learning curve."""
+
+    epoch: int  # 1-based
+    train_loss: float  # mean training loss over the epoch
+    val_accuracy: float  # accuracy on the evaluation split after the epoch, in [0, 1]
+    seconds: float  # wall time since training started
+
+
+@dataclass
+class TrainingResult:
+    """What training one network for a budget produced."""
+
+    curve: list[EpochRecord] = field(default_factory=list)
+    diverged: bool = False  # the loss became NaN or infinite; training stopped there
+    seconds: float = 0.0
+
+    @property
+    def final_accuracy(self) -> float:
+        """Accuracy after the last epoch; NaN for a diverged or empty run (it must not win a search)."""
+        if self.diverged or not self.curve:
+            return math.nan
+        return self.curve[-1].val_accuracy
+
+    @property
+    def epochs(self) -> int:
+        return len(self.curve)
+
+    def to_dict(self) -> dict:
+        return {"curve": [asdict(r) for r in self.curve], "diverged": self.diverged, "seconds": self.seconds}
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _autocast(device: torch.device):
+    # bfloat16 keeps float32's range, so no loss scaling is needed; only CUDA gains from it here.
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def _prepare_inputs(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, split: Split, batch_size: int = 1024) -> float:
+    """Fraction of ``split`` that ``model`` classifies correctly (eval mode; the model's mode is restored)."""
+    was_training = model.training
+    model.eval()
+    device = split.x.device
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    for x, y in iterate_batches(split, batch_size, shuffle=False):
+        with _autocast(device):
+            logits = model(_prepare_inputs(x, device))
+        correct += (logits.argmax(dim=1) == y).sum()
+    model.train(was_training)
+    return correct.item() / max(len(split), 1)
+
+
+def train(
+    model: nn.Module,
+    data: DatasetSplits,
+    epochs: int,
+    batch_size: int = 64,
+    learning_rate: float = 0.05,
+    weight_decay: float = 3e-4,
+    seed: int = 0,
+    train_split: Split | None = None,
+    eval_split: Split | None = None,
+    progress: bool = False,
+) -> TrainingResult:
+    """Train ``model`` on ``train_split`` (default: the training split) for ``epochs`` epochs.
+
+    After every epoch the accuracy on ``eval_split`` (default: the validation split) is
+    recorded. A loss that turns NaN/inf ends training early with ``diverged=True``: a
+    failed candidate is a result of the search, not a crash. ``seed`` fixes the batch order.
+    The model is moved to the data's device.
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
+    if batch_size < 1 or learning_rate <= 0:
+        raise ValueError(f"Need batch_size >= 1 and learning_rate > 0, got {batch_size} and {learning_rate}.")
+    train_split = data.train if train_split is None else train_split
+    eval_split = data.val if eval_split is None else eval_split
+    device = train_split.x.device
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+
+    steps_per_epoch = math.ceil(len(train_split) / batch_size)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=learning_rate, momentum=0.9, nesterov=True, weight_decay=weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
+    generator = torch.Generator(device=device).manual_seed(seed)
+
+    result = TrainingResult()
+    start = time.perf_counter()
+    epoch_iterator = range(1, epochs + 1)
+    if progress:
+        from tqdm.auto import tqdm
+
+        epoch_iterator = tqdm(epoch_iterator, desc="training", unit="epoch")
+    for epoch in epoch_iterator:
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        for x, y in iterate_batches(train_split, batch_size, shuffle=True, generator=generator, augment=data.augment):
+            with _autocast(device):
+                loss = F.cross_entropy(model(_prepare_inputs(x, device)), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), max_norm=5.0)
+            optimizer.step()
+            schedule.step()
+            loss_sum += loss.detach().float() * len(y)
+        mean_loss = loss_sum.item() / len(train_split)  # the one host read per epoch
+        if not math.isfinite(mean_loss):
+            result.diverged = True
+            break
+        result.curve.append(EpochRecord(epoch, mean_loss, accuracy(model, eval_split), time.perf_counter() - start))
+    result.seconds = time.perf_counter() - start
+    return result

@@ -1,0 +1,115 @@
+"""Every exercise checker accepts its reference, reports the untouched stub as not attempted,
+and rejects plausible wrong answers a learner might write."""
+
+import pytest
+import torch
+
+from nascourse.exercises import ch00
+from nascourse.exercises.core import FAILED, NOT_ATTEMPTED, PASSED
+from nascourse.spaces import ChainSpace
+
+EXERCISES = [ch00.count_chain_architectures, ch00.conv_parameters, ch00.best_so_far, ch00.random_search]
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.name)
+def test_reference_solution_passes(exercise):
+    assert exercise.evaluate(exercise.reference).status == PASSED
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.name)
+def test_untouched_stub_is_not_attempted_and_check_falls_back_to_reference(exercise, capsys):
+    assert exercise.evaluate(stub).status == NOT_ATTEMPTED
+    assert exercise.check(stub) is exercise.reference
+    assert "not attempted" in capsys.readouterr().out
+
+
+def test_an_empty_body_counts_as_not_attempted():
+    assert ch00.best_so_far.evaluate(lambda accuracies: None).status == NOT_ATTEMPTED
+
+
+def only_the_deepest(choices, max_layers, skips):
+    return choices**max_layers * (2 ** (max_layers * (max_layers - 1) // 2) if skips else 1)
+
+
+def one_skip_bit_per_layer(choices, max_layers, skips):
+    return sum(choices**depth * (2 ** (depth - 1) if skips else 1) for depth in range(1, max_layers + 1))
+
+
+def forgets_input_channels(c_in, c_out, k, bias):
+    return c_out * k * k + (c_out if bias else 0)
+
+
+def sorted_instead_of_running(accuracies):
+    return sorted(accuracies)
+
+
+def off_by_one_running_max(accuracies):
+    return [max(accuracies[:t]) if t else accuracies[0] for t in range(len(accuracies))]
+
+
+def returns_the_last_candidate(sample, evaluate, trials):
+    for _ in range(trials):
+        architecture = sample()
+    return architecture, evaluate(architecture)
+
+
+def keeps_the_last_of_ties(sample, evaluate, trials):
+    best, best_accuracy = None, -1.0
+    for _ in range(trials):
+        architecture = sample()
+        if evaluate(architecture) >= best_accuracy:
+            best, best_accuracy = architecture, evaluate(architecture)
+    return best, best_accuracy
+
+
+@pytest.mark.parametrize(
+    "exercise, wrong",
+    [
+        (ch00.count_chain_architectures, only_the_deepest),
+        (ch00.count_chain_architectures, one_skip_bit_per_layer),
+        (ch00.conv_parameters, forgets_input_channels),
+        (ch00.best_so_far, sorted_instead_of_running),
+        (ch00.best_so_far, off_by_one_running_max),
+        (ch00.random_search, returns_the_last_candidate),
+        (ch00.random_search, keeps_the_last_of_ties),
+    ],
+    ids=lambda x: getattr(x, "name", getattr(x, "__name__", "")),
+)
+def test_plausible_wrong_answers_are_rejected_with_feedback(exercise, wrong, capsys):
+    result = exercise.evaluate(wrong)
+    assert result.status == FAILED
+    assert "hint:" in result.message and ("expected" in result.message or "raised" in result.message)
+    assert exercise.check(wrong) is exercise.reference
+    assert "failed" in capsys.readouterr().out
+
+
+def test_a_crashing_answer_is_reported_not_raised():
+    result = ch00.conv_parameters.evaluate(lambda *args: 1 / 0)
+    assert result.status == FAILED and "ZeroDivisionError" in result.message
+
+
+def test_a_correct_answer_is_returned_for_the_rest_of_the_notebook(capsys):
+    def mine(accuracies):
+        best, out = float("-inf"), []
+        for accuracy in accuracies:
+            best = max(best, accuracy)
+            out.append(best)
+        return out
+
+    assert ch00.best_so_far.check(mine) is mine
+    assert "passed" in capsys.readouterr().out
+
+
+def test_count_reference_agrees_with_the_library_space():
+    space = ChainSpace(skip_connections=True, max_layers=4)
+    choices = len(space.layer_choices())
+    assert ch00.count_chain_architectures.reference(choices, 4, True) == space.count()
+
+
+def test_conv_reference_agrees_with_torch():
+    conv = torch.nn.Conv2d(8, 16, 5, bias=True)
+    assert ch00.conv_parameters.reference(8, 16, 5, True) == sum(p.numel() for p in conv.parameters())

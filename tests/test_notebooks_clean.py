@@ -1,0 +1,30 @@
+"""Notebooks are committed without outputs or execution counts, so diffs stay readable."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def test_the_course_has_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no chapter"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    dirty = [
+        i for i, cell in enumerate(cells)
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
+    assert not dirty, (
+        f"{path.name}: code cells {dirty} hold outputs or execution counts. Clear them before committing "
+        f"(`jupyter nbconvert --clear-output --inplace {path}` or JupyterLab's Edit > Clear Outputs of All Cells)."
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_numbered_as_a_chapter(path):
+    assert path.name[:2].isdigit() and path.name[2] == "_", f"{path.name} should be named like 00_title.ipynb"
