@@ -37,8 +37,8 @@ def _kernel_imports_library() -> str:
     return f"NO: {python} cannot import nascourse; run `pip install -r requirements.txt` in that environment"
 
 
-def doctor(data_root: str) -> int:
-    from .data import available_offline
+def doctor(data_root: str | None) -> int:
+    from .data import available_offline, default_data_root
     from .profile import get_profile, select_device
 
     print(f"python        {platform.python_version()} ({sys.executable})")
@@ -60,8 +60,9 @@ def doctor(data_root: str) -> int:
         print(f"device        {device}{detail}")
     except (ValueError, RuntimeError) as error:
         problems.append(str(error))
-    offline = available_offline(data_root)
-    print(f"datasets      in {Path(data_root).resolve()}: " + ", ".join(
+    root = Path(data_root) if data_root is not None else default_data_root()
+    offline = available_offline(root)
+    print(f"datasets      in {root.resolve()}: " + ", ".join(
         f"{name} {'yes' if ok else 'no (needs a download)'}" for name, ok in offline.items()
     ))
     kernel = _kernel_imports_library()
@@ -82,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     doctor_parser = commands.add_parser(
         "doctor", help="print versions, device, profile, offline datasets, and whether notebooks can import nascourse"
     )
-    doctor_parser.add_argument("--data", default="data", help="dataset folder (default: ./data)")
+    doctor_parser.add_argument(
+        "--data", default=None, help="dataset folder (default: $NASCOURSE_DATA, else the course's data/)"
+    )
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor(args.data)

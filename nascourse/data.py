@@ -34,6 +34,7 @@ __all__ = [
     "DATASETS",
     "VALIDATION_SIZE",
     "DatasetUnavailableError",
+    "default_data_root",
     "Split",
     "DatasetSplits",
     "load_dataset",
@@ -46,6 +47,15 @@ DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
 
 # Images held out of the official training set of mnist / fashion_mnist / cifar10 for validation.
 VALIDATION_SIZE = 5000
+
+
+def default_data_root() -> Path:
+    """Where torchvision datasets live: ``NASCOURSE_DATA`` if set, else the course's ``data/`` folder
+    (so a notebook in ``notebooks/`` and a script at the root share one copy), else ``./data``."""
+    if os.environ.get("NASCOURSE_DATA"):
+        return Path(os.environ["NASCOURSE_DATA"])
+    course_data = Path(__file__).resolve().parent.parent / "data"
+    return course_data if course_data.is_dir() else Path("data")
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -123,7 +133,7 @@ class DatasetSplits:
 
 def load_dataset(
     name: str = "digits",
-    root: str | Path = "data",
+    root: str | Path | None = None,
     device: str | torch.device = "cpu",
     train_subset: int | None = None,
     download: bool | None = None,
@@ -131,7 +141,8 @@ def load_dataset(
 ) -> DatasetSplits:
     """Load dataset ``name`` (one of :data:`DATASETS`) as normalised train / val / test splits on ``device``.
 
-    ``root`` is the folder holding the torchvision datasets (``digits`` needs none).
+    ``root`` is the folder holding the torchvision datasets (``digits`` needs none); by
+    default :func:`default_data_root`.
     ``train_subset`` caps the number of training images, for quick runs; validation and
     test stay whole so that scores remain comparable. ``split_seed`` fixes which images
     go to which split; it is deliberately separate from the run's seed, so that repeated
@@ -153,7 +164,7 @@ def load_dataset(
         images, labels, train_idx, val_idx, test_idx, class_names = _load_digits(split_seed)
     else:
         images, labels, train_idx, val_idx, test_idx, class_names = _load_torchvision(
-            key, Path(root), download, split_seed
+            key, Path(root) if root is not None else default_data_root(), download, split_seed
         )
     if train_subset is not None:
         # Shuffle before cutting, so that a subset is not, say, the first digits of a file.
@@ -337,12 +348,12 @@ def _unavailable_message(key: str, root: Path, reason: str) -> str:
     )
 
 
-def available_offline(root: str | Path = "data") -> dict[str, bool]:
+def available_offline(root: str | Path | None = None) -> dict[str, bool]:
     """Which datasets load without a network: their files are present under ``root``.
 
     Only checks that the files exist (no download, no checksums); ``digits`` is always there.
     """
-    root = Path(root)
+    root = Path(root) if root is not None else default_data_root()
     return {key: key == "digits" or _file_source(key, root).present() for key in DATASETS}
 
 

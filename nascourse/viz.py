@@ -7,6 +7,7 @@ spent to find it. Every chapter draws it with ``plot_anytime`` from a ``History`
 
 from __future__ import annotations
 
+import warnings
 from typing import Mapping, Sequence, Union
 
 import matplotlib.pyplot as plt
@@ -61,7 +62,8 @@ def plot_anytime(runs: Runs, cost: str = "seconds", ax=None, title: str | None =
                 for spent, best in curves
             ]
         )
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # columns before any repeat's first trial are all NaN: left blank
+            warnings.simplefilter("ignore", RuntimeWarning)
             median = np.nanmedian(stacked, axis=0)
             low, high = np.nanmin(stacked, axis=0), np.nanmax(stacked, axis=0)
         line = ax.plot(grid, median, label=f"{label} (median of {len(curves)})")[0]
