@@ -16,19 +16,32 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from .data import DatasetSplits
 from .loop import EvaluationResult
 from .spaces.base import SearchSpace
 from .train import EpochRecord, count_parameters, train
 
-__all__ = ["TrainingEvaluator", "FinalReport", "final_evaluation", "architecture_seed"]
+__all__ = ["build_seeded", "TrainingEvaluator", "FinalReport", "final_evaluation", "architecture_seed"]
 
 
 def architecture_seed(text: str, seed: int) -> int:
     """A seed for one architecture's initial weights: the same architecture gets the same
     start in any search and at any position, so results do not depend on the proposal order."""
     return (zlib.crc32(text.encode()) + 1_000_003 * seed) % 2**31
+
+
+def build_seeded(space: SearchSpace, architecture: Any, data: DatasetSplits, seed: int) -> tuple[str, nn.Module, int]:
+    """Validate ``architecture`` and build its network with initial weights fixed by (architecture, seed).
+
+    Returns the architecture's string, the network, and the seed used (also good for the batch order).
+    """
+    architecture = space.as_architecture(architecture)
+    text = space.encode(architecture)
+    weights_seed = architecture_seed(text, seed)
+    torch.manual_seed(weights_seed)
+    return text, space.build(architecture, data.input_shape, data.num_classes), weights_seed
 
 
 class TrainingEvaluator:
@@ -54,11 +67,7 @@ class TrainingEvaluator:
         return f"TrainingEvaluator({self.epochs} epochs on {self.data.name}, batch {self.batch_size})"
 
     def __call__(self, architecture: Any) -> EvaluationResult:
-        architecture = self.space.as_architecture(architecture)
-        text = self.space.encode(architecture)
-        seed = architecture_seed(text, self.seed)
-        torch.manual_seed(seed)
-        model = self.space.build(architecture, self.data.input_shape, self.data.num_classes)
+        _, model, seed = build_seeded(self.space, architecture, self.data, self.seed)
         result = train(
             model,
             self.data,
@@ -108,10 +117,7 @@ def final_evaluation(
 
     Its learning curve tracks test accuracy per epoch for the plot only; nothing may be chosen by it.
     """
-    architecture = space.as_architecture(architecture)
-    text = space.encode(architecture)
-    torch.manual_seed(architecture_seed(text, seed))
-    model = space.build(architecture, data.input_shape, data.num_classes)
+    text, model, seed = build_seeded(space, architecture, data, seed)
     result = train(
         model,
         data,
