@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -99,13 +100,16 @@ def train(
     train_split: Split | None = None,
     eval_split: Split | None = None,
     progress: bool = False,
+    loss_function: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> TrainingResult:
     """Train ``model`` on ``train_split`` (default: the training split) for ``epochs`` epochs.
 
     After every epoch the accuracy on ``eval_split`` (default: the validation split) is
     recorded. A loss that turns NaN/inf ends training early with ``diverged=True``: a
     failed candidate is a result of the search, not a crash. ``seed`` fixes the batch order.
-    The model is moved to the data's device.
+    The model is moved to the data's device. ``loss_function(logits, x, y)`` replaces the
+    cross-entropy, e.g. for knowledge distillation (chapter 04), where the loss also needs
+    the teacher's logits on the same images ``x``.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
@@ -137,7 +141,9 @@ def train(
         loss_sum = torch.zeros((), device=device)
         for x, y in iterate_batches(train_split, batch_size, shuffle=True, generator=generator, augment=data.augment):
             with _autocast(device):
-                loss = F.cross_entropy(model(_prepare_inputs(x, device)), y)
+                x = _prepare_inputs(x, device)
+                logits = model(x)
+                loss = F.cross_entropy(logits, y) if loss_function is None else loss_function(logits, x, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), max_norm=5.0)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import torch
 
 __all__ = ["Case", "CheckResult", "Exercise", "PASSED", "NOT_ATTEMPTED", "FAILED"]
 
@@ -53,7 +54,13 @@ class CheckResult:
 
 
 def _same(got: Any, expected: Any) -> bool:
-    """Equality that forgives float rounding, and compares lists/tuples/arrays elementwise."""
+    """Equality that forgives float rounding, and compares tensors, lists, tuples and arrays elementwise."""
+    if isinstance(expected, torch.Tensor):
+        return (
+            isinstance(got, torch.Tensor)
+            and got.shape == expected.shape
+            and torch.allclose(got.to(expected.dtype), expected, rtol=1e-6, atol=1e-8)
+        )
     if isinstance(expected, (float, np.floating)):
         return isinstance(got, (int, float, np.number)) and math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-9)
     if isinstance(expected, (list, tuple, np.ndarray)):
