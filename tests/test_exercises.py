@@ -113,3 +113,73 @@ def test_count_reference_agrees_with_the_library_space():
 def test_conv_reference_agrees_with_torch():
     conv = torch.nn.Conv2d(8, 16, 5, bias=True)
     assert ch00.conv_parameters.reference(8, 16, 5, True) == sum(p.numel() for p in conv.parameters())
+
+
+# ---------------------------------------------------------------------------- chapter 04
+from nascourse.exercises import ch04  # noqa: E402
+
+CH04 = [ch04.wider_linear, ch04.identity_kernel, ch04.n2n_reward]
+
+
+@pytest.mark.parametrize("exercise", CH04, ids=lambda e: e.name)
+def test_ch04_reference_passes_and_stub_is_not_attempted(exercise):
+    assert exercise.evaluate(exercise.reference).status == PASSED
+    assert exercise.evaluate(stub).status == NOT_ATTEMPTED
+
+
+def forgets_to_divide(weight_in, bias_in, weight_out, mapping):
+    return weight_in[mapping], bias_in[mapping], weight_out[:, mapping]
+
+
+def divides_every_column_by_two(weight_in, bias_in, weight_out, mapping):
+    return weight_in[mapping], bias_in[mapping], weight_out[:, mapping] / 2
+
+
+def all_ones_kernel_on_the_diagonal(channels, kernel_size):
+    weight = torch.zeros(channels, channels, kernel_size, kernel_size)
+    weight[range(channels), range(channels)] = 1.0
+    return weight
+
+
+def identity_in_the_corner(channels, kernel_size):
+    weight = torch.zeros(channels, channels, kernel_size, kernel_size)
+    weight[range(channels), range(channels), 0, 0] = 1.0
+    return weight
+
+
+def reward_linear_in_compression(student_parameters, teacher_parameters, student_accuracy, teacher_accuracy):
+    return (1 - student_parameters / teacher_parameters) * student_accuracy / teacher_accuracy
+
+
+@pytest.mark.parametrize(
+    "exercise, wrong",
+    [
+        (ch04.wider_linear, forgets_to_divide),
+        (ch04.wider_linear, divides_every_column_by_two),
+        (ch04.identity_kernel, all_ones_kernel_on_the_diagonal),
+        (ch04.identity_kernel, identity_in_the_corner),
+        (ch04.n2n_reward, reward_linear_in_compression),
+    ],
+    ids=lambda x: getattr(x, "name", getattr(x, "__name__", "")),
+)
+def test_ch04_plausible_wrong_answers_are_rejected(exercise, wrong):
+    result = exercise.evaluate(wrong)
+    assert result.status == FAILED and "hint:" in result.message
+
+
+def test_wider_linear_reference_preserves_the_function():
+    generator = torch.Generator().manual_seed(0)
+    w1, b1, w2 = (torch.randn(3, 4, generator=generator, dtype=torch.float64),
+                  torch.randn(3, generator=generator, dtype=torch.float64),
+                  torch.randn(2, 3, generator=generator, dtype=torch.float64))
+    x = torch.randn(5, 4, generator=generator, dtype=torch.float64)
+    n1, nb1, n2 = ch04.wider_linear.reference(w1, b1, w2, [0, 1, 2, 2, 0, 1])
+    before = torch.relu(x @ w1.T + b1) @ w2.T
+    after = torch.relu(x @ n1.T + nb1) @ n2.T
+    assert torch.allclose(before, after, atol=1e-12)
+
+
+def test_identity_kernel_reference_copies_its_input():
+    x = torch.randn(2, 4, 6, 6)
+    y = torch.nn.functional.conv2d(x, ch04.identity_kernel.reference(4, 3), padding=1)
+    assert torch.allclose(x, y)
