@@ -17,7 +17,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from .loop import History
 from .spaces.chain import ChainArchitecture
 
-__all__ = ["plot_anytime", "draw_chain"]
+__all__ = ["plot_anytime", "draw_chain", "draw_units"]
 
 COST_LABELS = {
     "seconds": "compute spent (training wall time, s)",
@@ -104,4 +104,28 @@ def draw_chain(architecture: ChainArchitecture, ax=None, title: str | None = Non
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(title or str(architecture), fontsize=9)
+    return ax
+
+
+def draw_units(net, ax=None, title: str | None = None):
+    """Draw a recyclable network (chapter 04) unit by unit; a multi-branch unit shows its branches stacked."""
+    from .recycling.network import BranchUnit
+
+    ax = ax or plt.subplots(figsize=(2.2 * len(net.units) + 1, 2.8))[1]
+    for column, unit in enumerate(net.units):
+        parts = list(unit.branches) if isinstance(unit, BranchUnit) else [unit]
+        for row, part in enumerate(parts):
+            y = (row - (len(parts) - 1) / 2) * 0.9
+            label = part.describe() if hasattr(part, "describe") else type(part).__name__
+            face = "#8ecae6" if "conv" in label else "#ffb703"
+            ax.add_patch(FancyBboxPatch((column * 2.2 - 0.95, y - 0.35), 1.9, 0.7, boxstyle="round,pad=0.02", fc=face, ec="black"))
+            ax.text(column * 2.2, y, label, ha="center", va="center", fontsize=7)
+        if isinstance(unit, BranchUnit):
+            ax.text(column * 2.2, -0.45 * len(parts) - 0.3, f"merge: {unit.merge}", ha="center", fontsize=7)
+        if column:
+            ax.add_patch(FancyArrowPatch(((column - 1) * 2.2 + 0.97, 0), (column * 2.2 - 0.97, 0), arrowstyle="-|>", mutation_scale=8))
+    ax.set_xlim(-1.2, len(net.units) * 2.2 - 1.0)
+    ax.set_ylim(-2, 2)
+    ax.axis("off")
+    ax.set_title(title or net.describe(), fontsize=9)
     return ax

@@ -88,3 +88,16 @@ def test_grown_versus_scratch_trains_both_for_the_same_epochs(digits, trained_ba
     assert grown_result.epochs == scratch_result.epochs == 2
     # one epoch after growing, inherited weights are ahead of fresh ones
     assert grown_result.curve[0].val_accuracy > scratch_result.curve[0].val_accuracy
+
+
+def test_draw_units_draws_one_box_per_unit_and_per_branch(trained_base):
+    import matplotlib.pyplot as plt
+
+    from nascourse.recycling import transforms
+    from nascourse.viz import draw_units
+
+    split = transforms.split_concat(trained_base, 2, splits=2)
+    ax = draw_units(split)
+    boxes = [p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]
+    assert len(boxes) == len(split.units) + 1  # the split unit shows two branches
+    plt.close("all")

@@ -22,7 +22,7 @@ import copy
 import math
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -188,6 +188,60 @@ def nash_hill_climbing(
     return RecyclingResult(best, best_accuracy, history, log)
 
 
+# ------------------------------------------------------------------ REINFORCE, shared by EAS and N2N
+@dataclass
+class _Candidate:
+    net: MorphNet
+    accuracy: float
+    reward: float
+
+
+def _reinforce(
+    name: str,
+    policy: nn.Module,
+    sample: Callable[[], tuple[MorphNet, torch.Tensor, list[str]]],
+    train_candidate: Callable[[MorphNet, int], TrainingResult],
+    reward_of: Callable[[MorphNet, float], float],
+    updates: int,
+    per_update: int,
+    policy_learning_rate: float,
+    baseline_decay: float,
+    generator: torch.Generator,
+    progress: bool,
+) -> tuple[History, list[_Candidate], list[str]]:
+    """REINFORCE with a moving-average baseline: loss = -(R - b) log p(actions), averaged per update.
+
+    ``sample`` draws a network and the log-probability of the actions that made it;
+    ``train_candidate(net, seed)`` trains it in place; ``reward_of(net, accuracy)`` scores it.
+    """
+    optimizer = torch.optim.Adam(policy.parameters(), lr=policy_learning_rate)
+    baseline = None
+    history, candidates, log = History(), [], []
+    bar = _progress(updates * per_update, name, progress)
+    for update in range(1, updates + 1):
+        losses, rewards = [], []
+        for _ in range(per_update):
+            net, log_probability, _ = sample()
+            result = train_candidate(net, int(torch.randint(2**31, (1,), generator=generator)))
+            record(history, net, result)
+            accuracy_reached = 0.0 if math.isnan(result.final_accuracy) else result.final_accuracy
+            reward = reward_of(net, accuracy_reached)
+            baseline = reward if baseline is None else baseline_decay * baseline + (1 - baseline_decay) * reward
+            losses.append(-(reward - baseline) * log_probability)
+            rewards.append(reward)
+            candidates.append(_Candidate(net, accuracy_reached, reward))
+            if bar is not None:
+                bar.update()
+        optimizer.zero_grad()
+        torch.stack(losses).mean().backward()
+        optimizer.step()
+        log.append(f"update {update}: mean reward {sum(rewards) / len(rewards):.3f}, "
+                   f"best accuracy so far {max(c.accuracy for c in candidates):.3f}")
+    if bar is not None:
+        bar.close()
+    return history, candidates, log
+
+
 # ---------------------------------------------------------------------------------------- EAS
 _KINDS = ("conv", "pool", "residual", "branch", "concat")
 
@@ -283,37 +337,28 @@ def eas_search(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     controller = EASController(max_width=max(max_width, 256))
-    optimizer = torch.optim.Adam(controller.parameters(), lr=controller_learning_rate)
-    baseline = None
-    history = History()
-    best, best_accuracy = copy.deepcopy(start), accuracy(start, data.val)
-    log = [f"start: {start.describe()}  val {best_accuracy:.3f}"]
-    bar = _progress(updates * episodes_per_update, "EAS", progress)
-    for update in range(1, updates + 1):
-        losses, rewards = [], []
-        for _ in range(episodes_per_update):
-            net, log_probability, actions = _eas_episode(controller, start, transform_steps, max_width, generator)
-            net = copy.deepcopy(net) if net is start else net  # never train the start network itself
-            result = train(net, data, epochs=epochs_per_network, batch_size=batch_size,
-                           learning_rate=learning_rate, seed=int(torch.randint(2**31, (1,), generator=generator)))
-            record(history, net, result)
-            acc = 0.0 if math.isnan(result.final_accuracy) else result.final_accuracy
-            reward = math.tanh(acc * math.pi / 2)
-            baseline = reward if baseline is None else baseline_decay * baseline + (1 - baseline_decay) * reward
-            losses.append(-(reward - baseline) * log_probability)
-            rewards.append(reward)
-            if acc > best_accuracy:
-                best, best_accuracy = net, acc
-            if bar is not None:
-                bar.update()
-        optimizer.zero_grad()
-        torch.stack(losses).mean().backward()
-        optimizer.step()
-        log.append(f"update {update}: mean reward {sum(rewards) / len(rewards):.3f}, best so far {best_accuracy:.3f}")
-    if bar is not None:
-        bar.close()
-    log.append(f"best: {best.describe()}  val {best_accuracy:.3f}")
-    return RecyclingResult(best, best_accuracy, history, log)
+
+    def sample():
+        net, log_probability, actions = _eas_episode(controller, start, transform_steps, max_width, generator)
+        return (copy.deepcopy(net) if net is start else net), log_probability, actions  # never train `start` itself
+
+    def train_candidate(net, batch_seed):
+        return train(net, data, epochs=epochs_per_network, batch_size=batch_size, learning_rate=learning_rate,
+                     seed=batch_seed)
+
+    history, candidates, log = _reinforce(
+        "EAS", controller, sample, train_candidate,
+        reward_of=lambda net, accuracy_reached: math.tanh(accuracy_reached * math.pi / 2),
+        updates=updates, per_update=episodes_per_update, policy_learning_rate=controller_learning_rate,
+        baseline_decay=baseline_decay, generator=generator, progress=progress,
+    )
+    start_accuracy = accuracy(start, data.val)
+    best = max(candidates, key=lambda c: c.accuracy)
+    if best.accuracy <= start_accuracy:  # no transformed network beat the one we started from
+        best = _Candidate(copy.deepcopy(start), start_accuracy, math.nan)
+    log = [f"start: {start.describe()}  val {start_accuracy:.3f}"] + log
+    log.append(f"best: {best.net.describe()}  val {best.accuracy:.3f}")
+    return RecyclingResult(best.net, best.accuracy, history, log)
 
 
 # ---------------------------------------------------------------------------------------- N2N
@@ -400,6 +445,7 @@ def n2n_compress(
     batch_size: int = 32,
     temperature: float = 4.0,
     policy_learning_rate: float = 0.1,
+    baseline_decay: float = 0.7,
     seed: int = 0,
     progress: bool = True,
 ) -> RecyclingResult:
@@ -414,35 +460,21 @@ def n2n_compress(
     teacher_accuracy = accuracy(teacher, data.val)
     teacher_parameters = count_parameters(teacher)
     policy = N2NPolicy(len(teacher.units))
-    optimizer = torch.optim.Adam(policy.parameters(), lr=policy_learning_rate)
-    baseline = None
-    history = History()
-    best, best_reward, best_accuracy = None, -math.inf, math.nan
-    log = [f"teacher: {teacher.describe()}  val {teacher_accuracy:.3f}, {teacher_parameters:,} parameters"]
-    bar = _progress(updates * students_per_update, "N2N", progress)
-    for update in range(1, updates + 1):
-        losses, rewards = [], []
-        for _ in range(students_per_update):
-            student, log_probability, actions = _n2n_student(policy, teacher, generator)
-            result = train(student, data, epochs=epochs_per_student, batch_size=batch_size, learning_rate=learning_rate,
-                           seed=int(torch.randint(2**31, (1,), generator=generator)),
-                           loss_function=distillation_loss(teacher, temperature))
-            record(history, student, result)
-            acc = 0.0 if math.isnan(result.final_accuracy) else result.final_accuracy
-            compression = 1 - count_parameters(student) / teacher_parameters
-            reward = compression * (2 - compression) * acc / teacher_accuracy  # R = R_c * R_a
-            baseline = reward if baseline is None else 0.7 * baseline + 0.3 * reward
-            losses.append(-(reward - baseline) * log_probability)
-            rewards.append(reward)
-            if reward > best_reward:
-                best, best_reward, best_accuracy = student, reward, acc
-            if bar is not None:
-                bar.update()
-        optimizer.zero_grad()
-        torch.stack(losses).mean().backward()
-        optimizer.step()
-        log.append(f"update {update}: mean reward {sum(rewards) / len(rewards):.3f}")
-    if bar is not None:
-        bar.close()
-    log.append(f"best student: {best.describe()}  val {best_accuracy:.3f}, {count_parameters(best):,} parameters")
-    return RecyclingResult(best, best_accuracy, history, log)
+
+    def train_candidate(student, batch_seed):
+        return train(student, data, epochs=epochs_per_student, batch_size=batch_size, learning_rate=learning_rate,
+                     seed=batch_seed, loss_function=distillation_loss(teacher, temperature))
+
+    def reward_of(student, accuracy_reached):
+        compression = 1 - count_parameters(student) / teacher_parameters
+        return compression * (2 - compression) * accuracy_reached / teacher_accuracy  # R = R_c * R_a
+
+    history, candidates, log = _reinforce(
+        "N2N", policy, lambda: _n2n_student(policy, teacher, generator), train_candidate, reward_of,
+        updates=updates, per_update=students_per_update, policy_learning_rate=policy_learning_rate,
+        baseline_decay=baseline_decay, generator=generator, progress=progress,
+    )
+    best = max(candidates, key=lambda c: c.reward)
+    log = [f"teacher: {teacher.describe()}  val {teacher_accuracy:.3f}, {teacher_parameters:,} parameters"] + log
+    log.append(f"best student: {best.net.describe()}  val {best.accuracy:.3f}, {count_parameters(best.net):,} parameters")
+    return RecyclingResult(best.net, best.accuracy, history, log)
