@@ -86,10 +86,56 @@ def main(argv: list[str] | None = None) -> int:
     doctor_parser.add_argument(
         "--data", default=None, help="dataset folder (default: $NASCOURSE_DATA, else the course's data/)"
     )
+    bench = commands.add_parser("bench", help="build or inspect the course's tabular benchmark")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="ACTION")
+    build = bench_commands.add_parser(
+        "build", help="train every unique architecture (resumable: run it again to continue an interrupted build)"
+    )
+    build.add_argument("--out", default=None, help="final file (default: data/bench/cell201-digits.json.gz)")
+    build.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    build.add_argument("--limit", type=int, default=None, help="stop after this many new jobs (a trial run)")
+    build.add_argument("--operations", nargs="+", default=None, help="operation set (default: the five of the space)")
+    build.add_argument("--epochs", type=int, default=None, help="training epochs per architecture")
+    build.add_argument("--channels", type=int, default=None, help="channels of the first stage")
+    build.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds")
+    info = bench_commands.add_parser("info", help="print what a benchmark file holds: spread, seed-to-seed Spearman")
+    info.add_argument("--path", default=None, help="benchmark file (default: the shipped one)")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor(args.data)
+    if args.command == "bench":
+        return _bench(args)
     return 2
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .bench import Benchmark, BenchmarkError, Protocol, build_benchmark
+    from .bench.table import default_path
+
+    if args.bench_command == "info":
+        try:
+            print(Benchmark.load(args.path).summary())
+        except BenchmarkError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        return 0
+    chosen = {"operations": tuple(args.operations) if args.operations else None, "epochs": args.epochs,
+              "channels": args.channels, "seeds": tuple(args.seeds) if args.seeds else None}
+    protocol = replace(Protocol(), **{key: value for key, value in chosen.items() if value is not None})
+    out = Path(args.out) if args.out else default_path()
+    try:
+        final = build_benchmark(out, protocol, workers=args.workers, limit=args.limit)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if final is None:
+        print(f"not finished yet: run the same command again to continue ({out})")
+        return 0
+    print(Benchmark.load(final).summary())
+    print(f"written: {final}")
+    return 0
 
 
 if __name__ == "__main__":

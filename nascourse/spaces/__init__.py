@@ -1,6 +1,8 @@
 """Search spaces: what architectures a search may propose (survey Sec. 2 and 3.1)."""
 
 from .base import ArchitectureError, SearchSpace
+from .cell201 import Cell201Architecture, Cell201Network, Cell201Space
 from .chain import ChainArchitecture, ChainLayer, ChainNetwork, ChainSpace
 
-__all__ = ["ArchitectureError", "SearchSpace", "ChainArchitecture", "ChainLayer", "ChainNetwork", "ChainSpace"]
+__all__ = ["ArchitectureError", "SearchSpace", "Cell201Architecture", "Cell201Network", "Cell201Space",
+           "ChainArchitecture", "ChainLayer", "ChainNetwork", "ChainSpace"]

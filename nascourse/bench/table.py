@@ -1,0 +1,251 @@
+"""The benchmark table: a compact file, checked on load, queried by architecture in microseconds.
+
+The file is gzip-compressed JSON: a provenance record (protocol, library versions, machine,
+build time, date), a SHA-256 of the payload, and the payload: per unique architecture its
+parameters, multiply-accumulates, CPU latency, and per seed and epoch the training loss,
+validation and test accuracy, and training seconds.
+
+``BenchmarkEvaluator`` plugs the table into the NAS loop: a strategy runs on it exactly as it
+runs with real training, and the cost it reports is the training time the table recorded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import default_data_root
+from ..loop import EvaluationResult
+from .build import Protocol, machine_description, read_partial
+
+__all__ = ["BenchmarkError", "Benchmark", "BenchmarkEvaluator", "BenchmarkRecord", "pack_benchmark", "default_path"]
+
+FORMAT = "nascourse-bench/1"
+
+
+class BenchmarkError(RuntimeError):
+    """A benchmark file that is missing, corrupted, or not what the caller expects."""
+
+
+FILE_NAME = "cell201-digits.json.gz"
+
+
+def default_path() -> Path:
+    """The benchmark the course ships: ``data/bench/`` of the course, else under ``$NASCOURSE_DATA``."""
+    shipped = Path(__file__).resolve().parents[2] / "data" / "bench" / FILE_NAME
+    return shipped if shipped.exists() else default_data_root() / "bench" / FILE_NAME
+
+
+def _digest(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _padded(curve: list[list[float]], epochs: int) -> list[list[float]]:
+    """A diverged run stopped early: its missing epochs are NaN (it must never win), at no extra cost."""
+    rounded = [[round(v, 5) for v in epoch] for epoch in curve]
+    last_seconds = rounded[-1][3] if rounded else 0.0
+    return rounded + [[math.nan, math.nan, math.nan, last_seconds]] * (epochs - len(rounded))
+
+
+def pack_benchmark(partial: Path, final_path: Path, protocol: Protocol) -> Path:
+    """Pack a complete partial file into the compact final table."""
+    jobs, seconds, dates, cpu_seconds = {}, 0.0, [], 0.0
+    for record in read_partial(partial):
+        if "session" in record:
+            seconds += record["session"]["seconds"]
+            dates.append(record["session"]["date"])
+        elif "architecture" in record:
+            jobs[(record["architecture"], record["seed"])] = record
+            cpu_seconds += record.get("cpu_seconds", 0.0)
+    architectures = [str(a) for a in protocol.space().unique_architectures()]
+    payload: dict[str, Any] = {"architectures": architectures, "seeds": list(protocol.seeds), "entries": []}
+    for architecture in architectures:
+        first = jobs[(architecture, protocol.seeds[0])]
+        payload["entries"].append({
+            "parameters": first["parameters"],
+            "flops": first["flops"],
+            "latency_ms": round(first["latency_ms"], 4),
+            # per seed: per epoch [train loss, val accuracy, test accuracy, training seconds]
+            "curves": [_padded(jobs[(architecture, seed)]["curve"], protocol.epochs) for seed in protocol.seeds],
+        })
+    provenance = {
+        "format": FORMAT,
+        "protocol": protocol.to_dict(),
+        "machine": machine_description(),
+        "build_seconds": round(seconds, 1),  # wall time of all build sessions together
+        "job_cpu_seconds": round(cpu_seconds, 1),  # CPU time of all jobs: the build on an idle machine
+
+        "build_sessions": dates,
+        "packed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "rebuild": "python -m nascourse bench build",
+    }
+    with gzip.open(final_path, "wt", encoding="utf-8") as file:
+        json.dump({"provenance": provenance, "sha256": _digest(payload), "payload": payload}, file)
+    return final_path
+
+
+@dataclass
+class BenchmarkRecord:
+    """What the table says about one architecture, for one seed, after ``epoch`` epochs."""
+
+    architecture: str  # the canonical form
+    epoch: int
+    seed: int
+    train_loss: float
+    val_accuracy: float
+    test_accuracy: float
+    train_seconds: float  # simulated cost: training time recorded to reach this epoch
+    parameters: int
+    flops: int
+    latency_ms: float
+
+
+class Benchmark:
+    """A loaded benchmark table. Look up any architecture, in any equivalent form, at any epoch."""
+
+    def __init__(self, provenance: dict, payload: dict):
+        self.provenance = provenance
+        self.protocol = Protocol.from_dict(provenance["protocol"])
+        self.space = self.protocol.space()
+        self.architectures: list[str] = payload["architectures"]
+        self.seeds: list[int] = payload["seeds"]
+        entries = payload["entries"]
+        curves = np.array([entry["curves"] for entry in entries], dtype=np.float64)  # (A, S, E, 4)
+        self.train_loss, self.val_accuracy, self.test_accuracy, self.train_seconds = np.moveaxis(curves, -1, 0)
+        self.parameters = np.array([entry["parameters"] for entry in entries])
+        self.flops = np.array([entry["flops"] for entry in entries])
+        self.latency_ms = np.array([entry["latency_ms"] for entry in entries])
+        row_of_canonical = {text: row for row, text in enumerate(self.architectures)}
+        # every raw architecture of the space -> the row of its canonical form
+        self._row = {str(a): row_of_canonical[str(self.space.canonical(a))] for a in self.space.enumerate()}
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Benchmark":
+        path = Path(path) if path is not None else default_path()
+        if not path.exists():
+            raise BenchmarkError(
+                f"No benchmark file at {path}. The course ships one in data/bench/; rebuild it with "
+                "`python -m nascourse bench build` (about two hours on 2 cores)."
+            )
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as file:
+                content = json.load(file)
+            provenance, digest, payload = content["provenance"], content["sha256"], content["payload"]
+        except (OSError, EOFError, json.JSONDecodeError, KeyError, TypeError) as error:
+            raise BenchmarkError(f"{path} is not a readable benchmark file ({error}); rebuild it.") from None
+        if provenance.get("format") != FORMAT:
+            raise BenchmarkError(f"{path} has format {provenance.get('format')!r}; this library reads {FORMAT!r}.")
+        if _digest(payload) != digest:
+            raise BenchmarkError(f"{path} is corrupted: its checksum does not match its content. Rebuild it.")
+        return cls(provenance, payload)
+
+    def __len__(self) -> int:
+        return len(self.architectures)
+
+    def __repr__(self) -> str:
+        return (f"Benchmark({len(self)} unique architectures of {len(self._row):,}, {len(self.seeds)} seeds, "
+                f"{self.protocol.epochs} epochs on {self.protocol.dataset})")
+
+    def row(self, architecture: Any) -> int:
+        """The table row of ``architecture`` (an architecture or its string, in any equivalent form)."""
+        text = str(architecture)
+        if text not in self._row:
+            text = str(self.space.decode(text))  # clear error for a malformed string
+        return self._row[text]
+
+    def query(self, architecture: Any, epoch: int | None = None, seed: int | None = None) -> BenchmarkRecord:
+        """The recorded result after ``epoch`` epochs (default: the last) for ``seed`` (default: the first)."""
+        row = self.row(architecture)
+        epochs = self.protocol.epochs
+        epoch = epochs if epoch is None else epoch
+        if not 1 <= epoch <= epochs:
+            raise ValueError(f"epoch must lie in 1..{epochs}, got {epoch}.")
+        seed = self.seeds[0] if seed is None else seed
+        if seed not in self.seeds:
+            raise ValueError(f"The benchmark trained seeds {self.seeds}; got seed {seed}.")
+        s, e = self.seeds.index(seed), epoch - 1
+        return BenchmarkRecord(
+            self.architectures[row], epoch, seed, float(self.train_loss[row, s, e]),
+            float(self.val_accuracy[row, s, e]), float(self.test_accuracy[row, s, e]),
+            float(self.train_seconds[row, s, e]), int(self.parameters[row]), int(self.flops[row]),
+            float(self.latency_ms[row]),
+        )
+
+    def final_validation(self, seed_index: int | None = None) -> np.ndarray:
+        """Validation accuracy after the last epoch: (A,) for one seed, mean over seeds if None."""
+        last = self.val_accuracy[:, :, -1]
+        return last.mean(axis=1) if seed_index is None else last[:, seed_index]
+
+    def seed_spearman(self, epoch: int | None = None) -> float:
+        """Spearman rank correlation of validation accuracy between the first two seeds."""
+        e = (epoch or self.protocol.epochs) - 1
+        return spearman(self.val_accuracy[:, 0, e], self.val_accuracy[:, 1, e])
+
+    def summary(self) -> str:
+        final = self.final_validation()
+        return (
+            f"{self!r}\nvalidation accuracy (mean over seeds): best {final.max():.3f}, median {np.median(final):.3f}, "
+            f"worst {final.min():.3f}\nseed-to-seed Spearman: {self.seed_spearman():.3f}\n"
+            f"build: {self.provenance['build_seconds'] / 3600:.2f} h wall on {self.provenance['machine']['cores']} "
+            f"cores; {self.provenance.get('job_cpu_seconds', 0) / 3600:.2f} CPU-hours of training jobs"
+        )
+
+    def evaluator(self, epochs: int | None = None, seed: int | None = None) -> "BenchmarkEvaluator":
+        return BenchmarkEvaluator(self, epochs, seed)
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties sharing their average rank."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    sorted_values = values[order]
+    start = 0
+    while start < len(values):
+        end = start
+        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
+            end += 1
+        ranks[order[start:end + 1]] = (start + end) / 2 + 1
+        start = end + 1
+    return ranks
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation: the Pearson correlation of the ranks."""
+    ra, rb = _ranks(np.asarray(a, dtype=float)), _ranks(np.asarray(b, dtype=float))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+class BenchmarkEvaluator:
+    """Evaluate by lookup: the same result record as training, with the recorded training time as cost.
+
+    ``seed=None`` draws one of the trained seeds per query (from its own generator), as a fresh
+    training run would land on one of them; a fixed seed makes every lookup deterministic.
+    """
+
+    def __init__(self, benchmark: Benchmark, epochs: int | None = None, seed: int | None = None, rng_seed: int = 0):
+        self.benchmark = benchmark
+        self.epochs = epochs or benchmark.protocol.epochs
+        self.seed = seed
+        self.rng = random.Random(rng_seed)
+
+    def __call__(self, architecture: Any) -> EvaluationResult:
+        seed = self.seed if self.seed is not None else self.rng.choice(self.benchmark.seeds)
+        record = self.benchmark.query(architecture, self.epochs, seed)
+        row, s = self.benchmark.row(architecture), self.benchmark.seeds.index(seed)
+        curve = [
+            {"epoch": e + 1, "train_loss": float(self.benchmark.train_loss[row, s, e]),
+             "val_accuracy": float(self.benchmark.val_accuracy[row, s, e]),
+             "seconds": float(self.benchmark.train_seconds[row, s, e])}
+            for e in range(self.epochs)
+        ]
+        accuracy = record.val_accuracy if math.isfinite(record.val_accuracy) else math.nan
+        return EvaluationResult(accuracy, record.train_seconds, float(self.epochs), record.parameters, curve=curve)

@@ -1,0 +1,121 @@
+"""The tabular benchmark: a resumable build, a checked file, fast lookups, and an evaluator for the NAS loop."""
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nascourse import RandomSearch, run_search
+from nascourse.bench import Benchmark, BenchmarkError, Protocol, build_benchmark, spearman
+from nascourse.bench.build import partial_path
+
+TINY = Protocol(operations=("none", "conv3x3"), channels=4, epochs=2, seeds=(0, 1))  # 2^6 cells, 14 unique
+TINY_FLAGS = ["--operations", "none", "conv3x3", "--channels", "4", "--epochs", "2"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench") / "tiny.json.gz"
+    assert build_benchmark(path, TINY, workers=2, progress=False) == path
+    return Benchmark.load(path), path
+
+
+def test_every_unique_architecture_is_in_the_table_once(tiny):
+    benchmark, _ = tiny
+    unique = [str(a) for a in TINY.space().unique_architectures()]
+    assert benchmark.architectures == unique
+    assert benchmark.val_accuracy.shape == (len(unique), 2, 2)
+
+
+def test_equivalent_forms_find_the_same_row(tiny):
+    benchmark, _ = tiny
+    space = TINY.space()
+    for raw in space.enumerate():
+        assert benchmark.row(raw) == benchmark.row(space.canonical(raw))
+
+
+def test_a_query_returns_the_recorded_curve_point(tiny):
+    benchmark, _ = tiny
+    architecture = benchmark.architectures[-1]
+    first, last = benchmark.query(architecture, epoch=1, seed=1), benchmark.query(architecture, seed=1)
+    assert last.epoch == 2 and 0 <= last.val_accuracy <= 1 and 0 <= last.test_accuracy <= 1
+    assert last.train_seconds >= first.train_seconds > 0
+    assert last.parameters > 0 and last.flops > 0 and last.latency_ms > 0
+
+
+def test_bad_queries_are_explained(tiny):
+    benchmark, _ = tiny
+    with pytest.raises(ValueError, match="epoch must lie in 1..2"):
+        benchmark.query(benchmark.architectures[0], epoch=3)
+    with pytest.raises(ValueError, match="trained seeds"):
+        benchmark.query(benchmark.architectures[0], seed=7)
+    with pytest.raises(ValueError):
+        benchmark.query("|conv9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+
+
+def test_the_evaluator_runs_a_search_in_training_seconds(tiny):
+    benchmark, _ = tiny
+    space = benchmark.space
+    history = run_search(space, RandomSearch(space, seed=0), benchmark.evaluator(seed=0), trials=20, progress=False)
+    expected = sum(benchmark.query(t.architecture, seed=0).train_seconds for t in history)
+    assert history.trials[-1].cumulative_seconds == pytest.approx(expected)
+    assert history.best().accuracy == max(benchmark.query(t.architecture, seed=0).val_accuracy for t in history)
+
+
+def test_a_corrupted_file_is_refused(tiny, tmp_path):
+    _, path = tiny
+    with gzip.open(path, "rt") as file:
+        content = json.load(file)
+    content["payload"]["entries"][0]["parameters"] += 1
+    broken = tmp_path / "broken.json.gz"
+    with gzip.open(broken, "wt") as file:
+        json.dump(content, file)
+    with pytest.raises(BenchmarkError, match="corrupted"):
+        Benchmark.load(broken)
+    truncated = tmp_path / "truncated.json.gz"
+    truncated.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(BenchmarkError, match="not a readable benchmark"):
+        Benchmark.load(truncated)
+    with pytest.raises(BenchmarkError, match="No benchmark file"):
+        Benchmark.load(tmp_path / "missing.json.gz")
+
+
+def test_resuming_with_another_protocol_is_refused(tiny):
+    _, path = tiny
+    with pytest.raises(ValueError, match="another protocol"):
+        build_benchmark(path, Protocol(operations=TINY.operations, channels=8, epochs=2), workers=1, progress=False)
+
+
+def test_a_killed_build_resumes_and_loses_nothing(tmp_path):
+    out = tmp_path / "killed.json.gz"
+    command = [sys.executable, "-m", "nascourse", "bench", "build", "--out", str(out), "--workers", "1", *TINY_FLAGS]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    partial = partial_path(out)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until a few jobs are written, then kill the whole build
+        if partial.exists() and partial.read_text().count('"architecture"') >= 3:
+            break
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished_before = partial.read_text().count('"architecture"')
+    assert 3 <= finished_before < 2 * len(TINY.space().unique_architectures())
+    assert not out.exists()
+
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    jobs = [json.loads(line) for line in partial.read_text().splitlines() if '"architecture"' in line]
+    assert len(jobs) == len({(job["architecture"], job["seed"]) for job in jobs})  # nothing trained twice
+    assert len(Benchmark.load(out)) == len(TINY.space().unique_architectures())
+
+
+def test_spearman_matches_its_definition():
+    assert spearman(np.array([1, 2, 3, 4]), np.array([10, 20, 30, 40])) == pytest.approx(1.0)
+    assert spearman(np.array([1, 2, 3, 4]), np.array([4, 3, 2, 1])) == pytest.approx(-1.0)
+    assert spearman(np.array([1, 1, 2]), np.array([5, 5, 9])) == pytest.approx(1.0)  # ties share ranks
