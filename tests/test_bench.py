@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,21 @@ def test_resuming_with_another_protocol_is_refused(tiny):
     _, path = tiny
     with pytest.raises(ValueError, match="another protocol"):
         build_benchmark(path, Protocol(operations=TINY.operations, channels=8, epochs=2), workers=1, progress=False)
+
+
+def test_more_seeds_extend_a_build_without_retraining(tiny, tmp_path):
+    _, path = tiny
+    extended = tmp_path / "tiny.json.gz"
+    partial_path(extended).write_text(partial_path(path).read_text())
+    more = Protocol(operations=TINY.operations, channels=TINY.channels, epochs=TINY.epochs, seeds=(0, 1, 2))
+    assert build_benchmark(extended, more, workers=2, progress=False) == extended
+    jobs = [json.loads(line) for line in partial_path(extended).read_text().splitlines() if '"architecture"' in line]
+    assert len(jobs) == 3 * len(TINY.space().unique_architectures())  # seeds 0 and 1 were not trained again
+    benchmark = Benchmark.load(extended)
+    assert benchmark.seeds == [0, 1, 2] and benchmark.val_accuracy.shape[1] == 3
+    assert -1 <= benchmark.seed_spearman() <= 1 and -1 <= benchmark.split_half_spearman() <= 1
+    with pytest.raises(ValueError, match="another protocol"):  # fewer seeds than were built is not an extension
+        build_benchmark(extended, replace(more, seeds=(0,)), workers=1, progress=False)
 
 
 def test_a_killed_build_resumes_and_loses_nothing(tmp_path):

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from statistics import median
@@ -56,7 +56,7 @@ class Protocol:
     epochs: int = 3
     batch_size: int = 32
     learning_rate: float = 0.1
-    seeds: tuple[int, ...] = (0, 1)
+    seeds: tuple[int, ...] = (0, 1, 2, 3)
     split_seed: int = 0
 
     def space(self) -> Cell201Space:
@@ -158,10 +158,11 @@ def _finished_jobs(path: Path, protocol: Protocol) -> set[tuple[str, int]]:
                 break  # the build was killed while writing this line: that job did not finish
             raise ValueError(f"{path}, line {number}, is not a benchmark record; delete the file to start over.")
         if "protocol" in record:
-            if Protocol.from_dict(record["protocol"]) != protocol:
+            written = Protocol.from_dict(record["protocol"])
+            if not _extends(protocol, written):
                 raise ValueError(
                     f"{path} was written with another protocol ({record['protocol']}); resume it with that "
-                    "protocol, or delete the file to build this one from the start."
+                    "protocol (more seeds are fine), or delete the file to build this one from the start."
                 )
             continue
         if "session" in record:
@@ -170,6 +171,19 @@ def _finished_jobs(path: Path, protocol: Protocol) -> set[tuple[str, int]]:
     if lines and not lines[-1].endswith("}"):
         path.write_text("\n".join(lines[:-1]) + ("\n" if len(lines) > 1 else ""), encoding="utf-8")
     return done
+
+
+def _extends(protocol: Protocol, written: Protocol) -> bool:
+    """True if ``protocol`` is ``written`` itself, or the same recipe with more seeds (their jobs are kept)."""
+    return replace(written, seeds=protocol.seeds) == protocol and set(written.seeds) <= set(protocol.seeds)
+
+
+def _last_protocol(path: Path) -> Protocol | None:
+    found = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith('{"protocol"'):
+            found = Protocol.from_dict(json.loads(line)["protocol"])
+    return found
 
 
 def _append(path: Path, record: dict) -> None:
@@ -198,7 +212,7 @@ def build_benchmark(
     final_path.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(final_path)
     done = _finished_jobs(partial, protocol)
-    if not partial.exists():
+    if not partial.exists() or _last_protocol(partial) != protocol:  # a new build, or one given more seeds
         _append(partial, {"protocol": protocol.to_dict()})
     jobs = [
         (protocol.to_dict(), str(architecture), seed)

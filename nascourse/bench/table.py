@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 import math
 import random
@@ -186,15 +187,27 @@ class Benchmark:
         return last.mean(axis=1) if seed_index is None else last[:, seed_index]
 
     def seed_spearman(self, epoch: int | None = None) -> float:
-        """Spearman rank correlation of validation accuracy between the first two seeds."""
+        """How well one training run ranks the cells like another: Spearman rank correlation of
+        validation accuracy between two seeds, averaged over every pair of seeds."""
         e = (epoch or self.protocol.epochs) - 1
-        return spearman(self.val_accuracy[:, 0, e], self.val_accuracy[:, 1, e])
+        pairs = list(itertools.combinations(range(len(self.seeds)), 2))
+        return float(np.mean([spearman(self.val_accuracy[:, a, e], self.val_accuracy[:, b, e]) for a, b in pairs]))
+
+    def split_half_spearman(self, epoch: int | None = None) -> float:
+        """How reliable the table's *mean* over seeds is: Spearman between the mean of the first half
+        of the seeds and the mean of the second half (needs at least two seeds)."""
+        e = (epoch or self.protocol.epochs) - 1
+        half = len(self.seeds) // 2
+        first, second = self.val_accuracy[:, :half, e].mean(axis=1), self.val_accuracy[:, half:2 * half, e].mean(axis=1)
+        return spearman(first, second)
 
     def summary(self) -> str:
         final = self.final_validation()
         return (
             f"{self!r}\nvalidation accuracy (mean over seeds): best {final.max():.3f}, median {np.median(final):.3f}, "
-            f"worst {final.min():.3f}\nseed-to-seed Spearman: {self.seed_spearman():.3f}\n"
+            f"worst {final.min():.3f}\nseed-to-seed Spearman: {self.seed_spearman():.3f} (one run against another); "
+            f"{self.split_half_spearman():.3f} (mean of {len(self.seeds) // 2} seeds against the other "
+            f"{len(self.seeds) // 2})\n"
             f"build: {self.provenance['build_seconds'] / 3600:.2f} h wall on {self.provenance['machine']['cores']} "
             f"cores; {self.provenance.get('job_cpu_seconds', 0) / 3600:.2f} CPU-hours of training jobs"
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from typing import Any, Iterator
+from typing import Any, Callable, Hashable, Iterator, Sequence
 
 from torch import nn
 
@@ -67,3 +67,70 @@ class SearchSpace(ABC):
             return self.decode(architecture_or_text)
         self.decode(self.encode(architecture_or_text))  # validates
         return architecture_or_text
+
+    # --- the space as a sequence of decisions ----------------------------------------------------
+    # NAS-RL's controller emits an architecture token by token, MetaQNN's agent picks it layer by
+    # layer, Large-scale Evolution edits it. Spaces that offer the methods below can be searched by
+    # all three with one piece of code: a space says which tokens are allowed after a prefix, and
+    # builds the architecture from a complete sequence.
+
+    def vocabulary(self) -> tuple[str, ...]:
+        """Every token that some step of the sequence may take (fixed: a controller embeds them)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no sequence-of-decisions view (vocabulary, token_choices, "
+            "from_tokens, to_tokens), which NAS-RL and MetaQNN need. Use a space that has one, such as "
+            "ChainSpace or Cell201Space, or add those four methods to this space."
+        )
+
+    def token_choices(self, tokens: Sequence[str]) -> tuple[str, ...]:
+        """The tokens allowed after the prefix ``tokens``; an empty tuple: the architecture is complete."""
+        self.vocabulary()  # raises the explanation above
+        raise NotImplementedError
+
+    def from_tokens(self, tokens: Sequence[str]) -> Any:
+        """The architecture a complete, valid token sequence describes."""
+        self.vocabulary()
+        raise NotImplementedError
+
+    def to_tokens(self, architecture: Any) -> tuple[str, ...]:
+        """The token sequence of ``architecture``: ``from_tokens(to_tokens(a)) == a``."""
+        self.vocabulary()
+        raise NotImplementedError
+
+    def check_tokens(self, tokens: Sequence[str]) -> tuple[str, ...]:
+        """Validate a complete token sequence step by step; ``ArchitectureError`` naming the first bad step."""
+        tokens = tuple(tokens)
+        for step, token in enumerate(tokens):
+            allowed = self.token_choices(tokens[:step])
+            if not allowed:
+                raise ArchitectureError(
+                    f"The architecture is already complete after {step} tokens {list(tokens[:step])}; "
+                    f"remove the extra tokens {list(tokens[step:])}."
+                )
+            if token not in allowed:
+                raise ArchitectureError(f"Step {step}: token {token!r} is not allowed here; choose one of {list(allowed)}.")
+        if self.token_choices(tokens):
+            raise ArchitectureError(
+                f"The token sequence {list(tokens)} is incomplete: step {len(tokens)} still has to choose one of "
+                f"{list(self.token_choices(tokens))}."
+            )
+        return tokens
+
+    def decision_state(self, tokens: Sequence[str]) -> Hashable:
+        """A compact state for an agent that has emitted ``tokens``: (step, last token), as MetaQNN's state
+        is (layer depth, current layer). Spaces may refine it."""
+        return (len(tokens), tokens[-1] if tokens else "<start>")
+
+    # --- what evolution needs ------------------------------------------------------------------
+
+    def simplest(self) -> Any:
+        """The simplest architecture of the space: where a search "from scratch" starts (Large-scale Evolution)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not say which of its architectures is the simplest; pass the starting "
+            "architecture yourself (e.g. LargeScaleEvolution(space, initial='random'))."
+        )
+
+    def named_mutations(self) -> dict[str, Callable[[Any, random.Random], Any]]:
+        """The space's mutations by name, each ``(architecture, rng) -> architecture`` or ``None`` where it does
+        not apply. By default the one generic ``mutate``; spaces may offer a paper's list of edits."""
+        return {"mutate": self.mutate}

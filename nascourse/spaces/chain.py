@@ -40,6 +40,7 @@ from .base import ArchitectureError, SearchSpace
 __all__ = ["ChainLayer", "ChainArchitecture", "ChainSpace", "ChainNetwork"]
 
 MERGE_RULES = ("sum", "concat")
+END_TOKEN, SKIP_TOKEN, NO_SKIP_TOKEN = "end", "skip", "no-skip"  # tokens of the decision sequence
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,190 @@ class ChainSpace(SearchSpace):
     ) -> "ChainNetwork":
         architecture = self.as_architecture(architecture)
         return ChainNetwork(architecture, input_shape, num_classes, self.merge)
+
+    # -- the space as a sequence of decisions (chapter 01: NAS-RL, MetaQNN) ---------------------
+    # One token per layer ("conv3x3:16", "maxpool3x3"), then, in an Eq. 2 space, one "skip" /
+    # "no-skip" token for every earlier map z^(k), k < i-1, the layer may read; "end" stops the
+    # chain (MetaQNN's terminate action) once it has min_layers layers, and a chain of
+    # max_layers layers ends by itself (the depth limit).
+
+    def layer_tokens(self) -> tuple[str, ...]:
+        """The token of every (operation, width) a layer may take."""
+        return tuple(str(ChainLayer(op, width)) for op, width in self.layer_choices())
+
+    def vocabulary(self) -> tuple[str, ...]:
+        skips = (SKIP_TOKEN, NO_SKIP_TOKEN) if self.skip_connections else ()
+        return self.layer_tokens() + (END_TOKEN,) + skips
+
+    def _progress(self, tokens: Sequence[str]) -> tuple[int, int, bool]:
+        """(layers chosen so far, skip decisions still due for the last layer, whether "end" was chosen)."""
+        layers, due, ended = 0, 0, False
+        for token in tokens:
+            if due:
+                due -= 1
+            elif token == END_TOKEN:
+                ended = True
+            else:
+                layers += 1
+                due = len(self.allowed_skips(layers))
+        return layers, due, ended
+
+    def token_choices(self, tokens: Sequence[str]) -> tuple[str, ...]:
+        layers, due, ended = self._progress(tokens)
+        if ended:
+            return ()
+        if due:
+            return (SKIP_TOKEN, NO_SKIP_TOKEN)
+        if layers == self.max_layers:
+            return ()
+        return self.layer_tokens() + ((END_TOKEN,) if layers >= self.min_layers else ())
+
+    def from_tokens(self, tokens: Sequence[str]) -> ChainArchitecture:
+        tokens = self.check_tokens(tokens)
+        layers: list[ChainLayer] = []
+        position = 0
+        while position < len(tokens) and tokens[position] != END_TOKEN:
+            match = _LAYER_PATTERN.match(tokens[position])
+            index = len(layers) + 1
+            allowed = self.allowed_skips(index)
+            decisions = tokens[position + 1 : position + 1 + len(allowed)]
+            skips = tuple(k for k, decision in zip(allowed, decisions) if decision == SKIP_TOKEN)
+            channels = int(match["channels"]) if match["channels"] else None
+            layers.append(ChainLayer(match["op"], channels, skips))
+            position += 1 + len(allowed)
+        return ChainArchitecture(tuple(layers))
+
+    def to_tokens(self, architecture: ChainArchitecture | str) -> tuple[str, ...]:
+        architecture = self.as_architecture(architecture)
+        tokens: list[str] = []
+        for i, layer in enumerate(architecture.layers, start=1):
+            tokens.append(str(ChainLayer(layer.operation, layer.channels)))
+            tokens.extend(SKIP_TOKEN if k in layer.skips else NO_SKIP_TOKEN for k in self.allowed_skips(i))
+        if len(architecture.layers) < self.max_layers:
+            tokens.append(END_TOKEN)
+        return tuple(tokens)
+
+    # -- what Large-scale Evolution needs (chapter 01) --------------------------------------------
+    def simplest(self) -> ChainArchitecture:
+        """Large-scale Evolution's start: a network without convolutions (a pooling layer, then the
+        classifier); in a space of convolutions only, the narrowest, smallest-kernel convolution."""
+        parameter_free = [op for op in self.operations if op not in CHANNEL_CHANGING]
+        if parameter_free:
+            layer = ChainLayer(parameter_free[0])
+        else:
+            kernel_order = ("conv1x1", "conv3x3", "conv5x5")
+            smallest = min(self.operations, key=lambda op: kernel_order.index(op) if op in kernel_order else 99)
+            layer = ChainLayer(smallest, self.channel_choices[0])
+        return ChainArchitecture((layer,) * self.min_layers)
+
+    def named_mutations(self) -> dict:
+        """The mutations of Large-scale Evolution (Real et al., 2017) that this space can express.
+
+        Each is ``(architecture, rng) -> architecture``, or ``None`` where it does not apply (e.g. no
+        convolution to remove). Real et al.'s IDENTITY and RESET-WEIGHTS keep the architecture and
+        belong to the evolution strategy; ALTER-STRIDE, ALTER-LEARNING-RATE and INSERT-ONE-TO-ONE have
+        nothing to act on here (every operation keeps the resolution, the training recipe is fixed).
+        """
+        mutations = {
+            "insert_convolution": self._insert_convolution,
+            "remove_convolution": self._remove_convolution,
+            "alter_channels": self._alter_channels,
+            "filter_size": self._filter_size,
+        }
+        if self.skip_connections:
+            mutations.update(add_skip=self._add_skip, remove_skip=self._remove_skip)
+        return mutations
+
+    def _convolutions(self, architecture: ChainArchitecture) -> list[int]:
+        return [i for i, layer in enumerate(architecture.layers) if layer.operation in CHANNEL_CHANGING]
+
+    def _insert_convolution(self, architecture: ChainArchitecture, rng: random.Random) -> ChainArchitecture | None:
+        convolutions = [op for op in self.operations if op in CHANNEL_CHANGING]
+        if len(architecture.layers) >= self.max_layers or not convolutions:
+            return None
+        position = rng.randint(0, len(architecture.layers))  # the new layer gets index position + 1
+        # Real et al. insert a 3x3 convolution as wide as its input; the image's width is no choice
+        # of the space, so at the front (or after pooling of the image) the width is drawn.
+        operation = "conv3x3" if "conv3x3" in convolutions else rng.choice(convolutions)
+        earlier = [layer.channels for layer in architecture.layers[:position] if layer.channels is not None]
+        width = earlier[-1] if earlier else rng.choice(self.channel_choices)
+        layers = [self._shift_skips(layer, at=position + 1, by=+1) for layer in architecture.layers]
+        return self._normalise(layers[:position] + [ChainLayer(operation, width)] + layers[position:])
+
+    def _remove_convolution(self, architecture: ChainArchitecture, rng: random.Random) -> ChainArchitecture | None:
+        convolutions = self._convolutions(architecture)
+        if len(architecture.layers) <= self.min_layers or not convolutions:
+            return None
+        position = rng.choice(convolutions)
+        kept = architecture.layers[:position] + architecture.layers[position + 1 :]
+        return self._normalise([self._shift_skips(layer, at=position + 1, by=-1, drop=position + 1) for layer in kept])
+
+    def _alter_channels(self, architecture: ChainArchitecture, rng: random.Random) -> ChainArchitecture | None:
+        convolutions = self._convolutions(architecture)
+        if not convolutions or len(self.channel_choices) < 2:
+            return None
+        i = rng.choice(convolutions)
+        layer = architecture.layers[i]
+        width = rng.choice([w for w in self.channel_choices if w != layer.channels])
+        layers = list(architecture.layers)
+        layers[i] = ChainLayer(layer.operation, width, layer.skips)
+        return ChainArchitecture(tuple(layers))
+
+    def _filter_size(self, architecture: ChainArchitecture, rng: random.Random) -> ChainArchitecture | None:
+        kernels = [op for op in self.operations if op in CHANNEL_CHANGING]
+        convolutions = self._convolutions(architecture)
+        if not convolutions or len(kernels) < 2:
+            return None
+        i = rng.choice(convolutions)
+        layer = architecture.layers[i]
+        layers = list(architecture.layers)
+        layers[i] = ChainLayer(rng.choice([op for op in kernels if op != layer.operation]), layer.channels, layer.skips)
+        return ChainArchitecture(tuple(layers))
+
+    def _add_skip(self, architecture: ChainArchitecture, rng: random.Random) -> ChainArchitecture | None:
+        options = [(i, k) for i, layer in enumerate(architecture.layers, start=1)
+                   for k in self.allowed_skips(i) if k not in layer.skips]
+        if not options:
+            return None
+        i, k = rng.choice(options)
+        layers = list(architecture.layers)
+        layer = layers[i - 1]
+        layers[i - 1] = ChainLayer(layer.operation, layer.channels, tuple(sorted(layer.skips + (k,))))
+        return ChainArchitecture(tuple(layers))
+
+    def _remove_skip(self, architecture: ChainArchitecture, rng: random.Random) -> ChainArchitecture | None:
+        options = [(i, k) for i, layer in enumerate(architecture.layers) for k in layer.skips]
+        if not options:
+            return None
+        i, k = rng.choice(options)
+        layers = list(architecture.layers)
+        layer = layers[i]
+        layers[i] = ChainLayer(layer.operation, layer.channels, tuple(s for s in layer.skips if s != k))
+        return ChainArchitecture(tuple(layers))
+
+    def weight_correspondence(self, parent: ChainArchitecture, child: ChainArchitecture) -> dict[str, str]:
+        """Which layer of ``parent`` each layer of ``child`` continues, as module-name prefixes
+        (child's -> parent's) of their ``ChainNetwork``s, for weight inheritance.
+
+        Layers are aligned like lines in a text diff (``difflib``): an inserted layer continues
+        nothing, the layers after it continue the parent's layers one place earlier, and a layer
+        that was edited in place continues the layer it replaced (whose tensors are copied only
+        where shapes still match). The classifier continues the classifier.
+        """
+        from difflib import SequenceMatcher
+
+        def layer_tokens(architecture: ChainArchitecture) -> list[str]:
+            return [str(ChainLayer(layer.operation, layer.channels)) for layer in architecture.layers]
+
+        parent, child = self.as_architecture(parent), self.as_architecture(child)
+        matcher = SequenceMatcher(a=layer_tokens(parent), b=layer_tokens(child), autojunk=False)
+        correspondence = {"classifier.": "classifier."}
+        for tag, parent_start, parent_end, child_start, child_end in matcher.get_opcodes():
+            if tag == "equal" or (tag == "replace" and parent_end - parent_start == child_end - child_start):
+                for offset in range(child_end - child_start):
+                    for part in ("operations", "projections"):
+                        correspondence[f"{part}.{child_start + offset}."] = f"{part}.{parent_start + offset}."
+        return correspondence
 
 
 class ChainNetwork(nn.Module):
