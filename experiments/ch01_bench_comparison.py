@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 import nascourse
-from nascourse.bench import Benchmark, BenchmarkEvaluator
+from nascourse.bench import Benchmark, BenchmarkEvaluator, win_probability
 from nascourse.strategies import LargeScaleEvolution, MetaQNN, NASRL, RandomSearch
 from nascourse.viz import anytime_on_grid
 
@@ -47,14 +47,7 @@ def main() -> None:
         budget = min(h.trials[-1].cumulative_seconds for histories in runs.values() for h in histories)
         seen = {name: anytime_on_grid(h, np.array([budget]))[:, 0] for name, h in runs.items()}
 
-        def returned(history):  # the table's seed-averaged accuracy of the cell the search would return
-            candidates = [t for t in history if t.ok and t.cumulative_seconds <= budget]
-            return final[bench.row(max(candidates, key=lambda t: t.accuracy).architecture)]
-
-        def beats(values, baseline):  # P(a run scores higher than a baseline run), ties counted half
-            return float(np.mean([(x > y) + 0.5 * (x == y) for x in values for y in baseline]))
-
-        handed = {name: np.array([returned(h) for h in histories]) for name, histories in runs.items()}
+        handed = {name: np.array([bench.returned_accuracy(h, budget) for h in histories]) for name, histories in runs.items()}
         print(f"\n{trials} trials per run, {args.seeds} seeds, budget {budget:.0f} s of recorded training; "
               f"table best {np.nanmax(final):.3f}, median cell {np.nanmedian(final):.3f}")
         print(f"{'method':22} {'seen':>6} {'quartiles':>13} {'P(>rs)':>7} {'returned':>9} {'P(>rs)':>7} "
@@ -65,8 +58,8 @@ def main() -> None:
             early = np.nanmean(np.concatenate([h.accuracies()[:30] for h in runs[name]]))
             late = np.nanmean(np.concatenate([h.accuracies()[-30:] for h in runs[name]]))
             print(f"{name:22} {np.median(seen[name]):>6.3f} {f'{q1:.3f}-{q3:.3f}':>13} "
-                  f"{beats(seen[name], seen['random search']):>7.2f} {np.median(handed[name]):>9.3f} "
-                  f"{beats(handed[name], handed['random search']):>7.2f} {repeats:>8.0%} {early:>9.3f} {late:>8.3f}")
+                  f"{win_probability(seen[name], seen['random search']):>7.2f} {np.median(handed[name]):>9.3f} "
+                  f"{win_probability(handed[name], handed['random search']):>7.2f} {repeats:>8.0%} {early:>9.3f} {late:>8.3f}")
 
 if __name__ == "__main__":
     main()

@@ -17,11 +17,10 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from .loop import History
 from .spaces.chain import ChainArchitecture
 
-__all__ = ["plot_anytime", "draw_chain", "draw_units", "draw_cell", "anytime_on_grid", "plot_anytime_quartiles",
-           "draw_genet"]
+__all__ = ["plot_anytime", "draw_chain", "draw_units", "draw_cell", "anytime_on_grid", "draw_genet"]
 
 COST_LABELS = {
-    "seconds": "compute spent (training wall time, s)",
+    "seconds": "compute spent (training seconds)",
     "epochs": "compute spent (training epochs)",
     "trials": "architectures evaluated",
 }
@@ -37,37 +36,35 @@ def _as_groups(runs: Runs) -> dict[str, list[History]]:
     return {"search": list(runs)}
 
 
-def plot_anytime(runs: Runs, cost: str = "seconds", ax=None, title: str | None = None):
+def plot_anytime(runs: Runs, cost: str = "seconds", ax=None, title: str | None = None, band: str = "range"):
     """Best accuracy found so far vs. compute spent.
 
     ``runs`` is one ``History``, a list of them (repeats of one method with different seeds),
-    or a mapping from a method's label to either. Repeats are drawn as their median with a
-    band from the worst to the best repeat, on a common grid of cost.
+    or a mapping from a method's label to either. Repeats are drawn as their median on a common
+    grid of cost, with a band from the worst to the best repeat (``band="range"``) or over the
+    middle half of them (``band="quartiles"``, better for many seeds).
     """
     if cost not in COST_LABELS:
         raise ValueError(f"cost must be one of {sorted(COST_LABELS)}, got {cost!r}.")
+    if band not in ("range", "quartiles"):
+        raise ValueError(f"band must be 'range' or 'quartiles', got {band!r}.")
     ax = ax or plt.subplots(figsize=(7, 4))[1]
-    for label, histories in _as_groups(runs).items():
-        curves = [h.anytime(cost) for h in histories if len(h)]
-        if not curves:
-            continue
-        if len(curves) == 1:
-            spent, best = curves[0]
+    groups = {label: [h for h in histories if len(h)] for label, histories in _as_groups(runs).items()}
+    ends = [h.anytime(cost)[0][-1] for histories in groups.values() for h in histories]
+    grid = np.linspace(0, max(ends, default=1.0), 300)
+    for label, histories in groups.items():
+        if len(histories) == 1:
+            spent, best = histories[0].anytime(cost)
             ax.step(spent, best, where="post", marker=".", label=label)
             continue
-        grid = np.linspace(0, max(spent[-1] for spent, _ in curves), 200)
-        # best-so-far is a step function: at cost c it is the value of the last trial finished by c
-        stacked = np.array(
-            [
-                np.where(grid >= spent[0], best[np.clip(np.searchsorted(spent, grid, side="right") - 1, 0, None)], np.nan)
-                for spent, best in curves
-            ]
-        )
+        if not histories:
+            continue
+        stacked = anytime_on_grid(histories, grid, cost)
         with warnings.catch_warnings():  # columns before any repeat's first trial are all NaN: left blank
             warnings.simplefilter("ignore", RuntimeWarning)
             median = np.nanmedian(stacked, axis=0)
-            low, high = np.nanmin(stacked, axis=0), np.nanmax(stacked, axis=0)
-        line = ax.plot(grid, median, label=f"{label} (median of {len(curves)})")[0]
+            low, high = np.nanpercentile(stacked, [25, 75] if band == "quartiles" else [0, 100], axis=0)
+        line = ax.plot(grid, median, label=f"{label} (median of {len(histories)})")[0]
         ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xlabel(COST_LABELS[cost])
     ax.set_ylabel("best validation accuracy so far")
@@ -244,30 +241,6 @@ def anytime_on_grid(histories: Sequence[History], grid: np.ndarray, cost: str = 
         index = np.searchsorted(spent, grid, side="right") - 1
         rows.append(np.where(index >= 0, best[np.clip(index, 0, None)], np.nan))
     return np.array(rows)
-
-
-def plot_anytime_quartiles(runs: Mapping[str, Sequence[History]], cost: str = "seconds", ax=None,
-                           title: str | None = None, grid_points: int = 300):
-    """Anytime curves of repeated searches: for each method the median over its runs, with a band from
-    the first to the third quartile (the middle half of the runs), on a common grid of cost."""
-    if cost not in COST_LABELS:
-        raise ValueError(f"cost must be one of {sorted(COST_LABELS)}, got {cost!r}.")
-    ax = ax or plt.subplots(figsize=(7, 4))[1]
-    end = max(h.anytime(cost)[0][-1] for histories in runs.values() for h in histories if len(h))
-    grid = np.linspace(0, end, grid_points)
-    for label, histories in runs.items():
-        stacked = anytime_on_grid([h for h in histories if len(h)], grid, cost)
-        with warnings.catch_warnings():  # before the first trial of every run a column is all NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            low, median, high = np.nanpercentile(stacked, [25, 50, 75], axis=0)
-        line = ax.plot(grid, median, label=f"{label} (median of {len(stacked)}, quartile band)")[0]
-        ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
-    ax.set_xlabel(COST_LABELS[cost])
-    ax.set_ylabel("best validation accuracy so far")
-    ax.set_title(title or "Anytime performance")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    return ax
 
 
 def draw_genet(space, architecture, ax=None, title: str | None = None):

@@ -135,3 +135,27 @@ def test_spearman_matches_its_definition():
     assert spearman(np.array([1, 2, 3, 4]), np.array([10, 20, 30, 40])) == pytest.approx(1.0)
     assert spearman(np.array([1, 2, 3, 4]), np.array([4, 3, 2, 1])) == pytest.approx(-1.0)
     assert spearman(np.array([1, 1, 2]), np.array([5, 5, 9])) == pytest.approx(1.0)  # ties share ranks
+
+
+def test_win_probability_counts_pairs_and_halves_ties():
+    from nascourse.bench import win_probability
+
+    assert win_probability([3, 4], [1, 2]) == 1.0
+    assert win_probability([1, 2], [3, 4]) == 0.0
+    assert win_probability([1, 3], [2, 2]) == 0.5  # one pair won, one lost per baseline value
+    assert win_probability([2], [2]) == 0.5
+    with pytest.raises(ValueError, match="at least one value"):
+        win_probability([], [1])
+
+
+def test_returned_accuracy_scores_the_cell_a_search_hands_over(tiny):
+    benchmark, _ = tiny
+    history = run_search(benchmark.space, RandomSearch(benchmark.space, seed=1), benchmark.evaluator(seed=0),
+                         trials=10, progress=False)
+    chosen = benchmark.row(history.best().architecture)
+    assert benchmark.returned_accuracy(history) == pytest.approx(np.nanmean(benchmark.val_accuracy[chosen, :, -1]))
+    first = history.trials[0]
+    early = benchmark.returned_accuracy(history, budget_seconds=first.cumulative_seconds, split="test")
+    assert early == pytest.approx(np.nanmean(benchmark.test_accuracy[benchmark.row(first.architecture), :, -1]))
+    with pytest.raises(ValueError, match="larger budget"):
+        benchmark.returned_accuracy(history, budget_seconds=0.0)

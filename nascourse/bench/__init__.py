@@ -5,6 +5,7 @@
 """
 
 from .build import Protocol, build_benchmark
-from .table import Benchmark, BenchmarkError, BenchmarkEvaluator, BenchmarkRecord, spearman
+from .table import Benchmark, BenchmarkError, BenchmarkEvaluator, BenchmarkRecord, spearman, win_probability
 
-__all__ = ["Benchmark", "BenchmarkError", "BenchmarkEvaluator", "BenchmarkRecord", "Protocol", "build_benchmark", "spearman"]
+__all__ = ["Benchmark", "BenchmarkError", "BenchmarkEvaluator", "BenchmarkRecord", "Protocol", "build_benchmark", "spearman",
+           "win_probability"]

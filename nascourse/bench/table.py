@@ -28,7 +28,8 @@ from ..data import default_data_root
 from ..loop import EvaluationResult
 from .build import Protocol, machine_description, read_partial
 
-__all__ = ["BenchmarkError", "Benchmark", "BenchmarkEvaluator", "BenchmarkRecord", "pack_benchmark", "default_path"]
+__all__ = ["BenchmarkError", "Benchmark", "BenchmarkEvaluator", "BenchmarkRecord", "pack_benchmark", "default_path",
+           "spearman", "win_probability"]
 
 FORMAT = "nascourse-bench/1"
 
@@ -212,6 +213,20 @@ class Benchmark:
             f"cores; {self.provenance.get('job_cpu_seconds', 0) / 3600:.2f} CPU-hours of training jobs"
         )
 
+    def returned_accuracy(self, history, budget_seconds: float | None = None, split: str = "val") -> float:
+        """What a search is worth: the table's final accuracy (mean over seeds) of the architecture it would
+        return — its best by validation among the trials finished within ``budget_seconds`` (default: all).
+
+        A search sees one noisy training run per candidate; this scores the cell it hands over, not the
+        luckiest run it saw."""
+        if split not in ("val", "test"):
+            raise ValueError(f"split must be 'val' or 'test', got {split!r}.")
+        seen = [t for t in history if t.ok and (budget_seconds is None or t.cumulative_seconds <= budget_seconds)]
+        if not seen:
+            raise ValueError("No successful trial finished within the budget; give a larger budget_seconds.")
+        table = self.val_accuracy if split == "val" else self.test_accuracy
+        return float(np.nanmean(table[self.row(max(seen, key=lambda t: t.accuracy).architecture), :, -1]))
+
     def evaluator(self, epochs: int | None = None, seed: int | None = None) -> "BenchmarkEvaluator":
         return BenchmarkEvaluator(self, epochs, seed)
 
@@ -235,6 +250,17 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rank correlation: the Pearson correlation of the ranks."""
     ra, rb = _ranks(np.asarray(a, dtype=float)), _ranks(np.asarray(b, dtype=float))
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def win_probability(values, baseline) -> float:
+    """P(a run of one method scores higher than a run of the baseline), ties counted half: the
+    Mann-Whitney U statistic divided by the number of pairs. 0.5 means no difference."""
+    values, baseline = np.asarray(values, dtype=float), np.asarray(baseline, dtype=float)
+    if not len(values) or not len(baseline):
+        raise ValueError("win_probability needs at least one value on each side.")
+    greater = (values[:, None] > baseline[None, :]).mean()
+    ties = (values[:, None] == baseline[None, :]).mean()
+    return float(greater + 0.5 * ties)
 
 
 class BenchmarkEvaluator:

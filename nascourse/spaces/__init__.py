@@ -6,4 +6,10 @@ from .chain import ChainArchitecture, ChainLayer, ChainNetwork, ChainSpace
 from .darts_cell import CellNetwork, DartsCellSpace, Genotype, Skeleton, build_network
 from .genet import GeNetArchitecture, GeNetSpace
 
-__all__ = ["ArchitectureError", "SearchSpace", "Cell201Architecture", "Cell201Network", "Cell201Space", "ChainArchitecture", "ChainLayer", "ChainNetwork", "ChainSpace", "CellNetwork", "DartsCellSpace", "Genotype", "Skeleton", "build_network", "GeNetArchitecture", "GeNetSpace"]
+__all__ = [
+    "ArchitectureError", "SearchSpace",
+    "Cell201Architecture", "Cell201Network", "Cell201Space",
+    "ChainArchitecture", "ChainLayer", "ChainNetwork", "ChainSpace",
+    "CellNetwork", "DartsCellSpace", "Genotype", "Skeleton", "build_network",
+    "GeNetArchitecture", "GeNetSpace",
+]
