@@ -1,6 +1,7 @@
 """The NAS-Bench-201-style cell space: strings, counting, and equivalence classes that mean "same function"."""
 
 import random
+import zlib
 
 import pytest
 import torch
@@ -99,8 +100,10 @@ def _same_weights_everywhere(cell: Cell) -> Cell:
     """Give every convolution of one kind the same weights: then a cell is a fixed function of its input."""
     for key, module in cell.edges.items():
         for parameter_name, parameter in module.named_parameters():
-            generator = torch.Generator().manual_seed(hash((type(module[0]).__name__, module[0].kernel_size,
-                                                            parameter_name)) % 2 ** 31)
+            # zlib.crc32, not hash(): Python salts string hashes per process, so hash() would change the weights
+            # (and, with unlucky draws, make two different functions agree to three decimals) from run to run.
+            key_text = f"{type(module[0]).__name__}{module[0].kernel_size}{parameter_name}"
+            generator = torch.Generator().manual_seed(zlib.crc32(key_text.encode()))
             with torch.no_grad():
                 parameter.copy_(torch.randn(parameter.shape, generator=generator))
     return cell.eval()
@@ -119,7 +122,7 @@ def test_equivalent_cells_compute_the_same_function_and_others_do_not():
                 torch.testing.assert_close(output, outputs_by_class[canonical], rtol=1e-5, atol=1e-5)
             else:
                 outputs_by_class[canonical] = output
-    distinct = {tuple(o.flatten()[:50].round(decimals=3).tolist()) for o in outputs_by_class.values()}
+    distinct = {tuple(o.flatten().round(decimals=3).tolist()) for o in outputs_by_class.values()}
     assert len(outputs_by_class) == space.count_unique()
     assert len(distinct) == space.count_unique()
 
