@@ -1,0 +1,25 @@
+"""Continuous relaxation (survey Sec. 3.2): DARTS and its successors GDAS, PC-DARTS, P-DARTS and I-DARTS.
+
+* ``mixing``: how alpha weighs the operations of an edge (Eq. 4 and the successors' rules);
+* ``supernet``: the DARTS cell space with every operation on every edge, and Eq. 5's discretisation;
+* ``cell201_supernet``: the same on the course benchmark's cell space, for ground truth;
+* ``bilevel``: the architecture gradient of Eq. 6-8, first and second order;
+* ``search``: the alternating search loop, with snapshots per epoch and checkpoints.
+"""
+
+from .bilevel import exact_second_order_gradient, first_order_gradient, second_order_gradient
+from .cell201_supernet import BENCHMARK_OPERATIONS, Cell201Supernet
+from .supernet import METHODS, MixedOp, SearchCell, Supernet, derive_cell
+
+__all__ = [
+    "BENCHMARK_OPERATIONS",
+    "Cell201Supernet",
+    "METHODS",
+    "MixedOp",
+    "SearchCell",
+    "Supernet",
+    "derive_cell",
+    "exact_second_order_gradient",
+    "first_order_gradient",
+    "second_order_gradient",
+]

@@ -1,0 +1,179 @@
+"""A DARTS supernet over the course benchmark's cell space, so that every derived cell has a true accuracy.
+
+NAS-Bench-201 (Dong & Yang, ICLR 2020) ran DARTS on its own cell space and looked every derived
+cell up in the table: the cell DARTS converged to was made of skip connections, with an accuracy
+far below random search. This module builds the same experiment on the course benchmark: the
+mixed operation of Eq. 4 on each of the six edges of the ``Cell201Space`` cell, inside exactly
+the skeleton the benchmark trained (stem, three stages joined by reductions, pooling, linear),
+with the benchmark's operations (``none``, ``skip``, ``conv3x3``, ``avgpool3x3`` by default).
+
+Discretisation follows NAS-Bench-201: each edge keeps its strongest operation, ``none``
+included, so a derived cell may drop edges; the result is a ``Cell201Architecture`` that
+``Benchmark.query`` answers for. I-DARTS weighs all (edge, operation) pairs of a node by one softmax;
+its derived cell keeps every pair stronger than the uniform share ``1 / (edges x operations)`` of
+its node (the best such operation per edge), so a node may keep any number of incoming edges.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..ops import ConvBNReLU
+from ..spaces.cell201 import EDGES, NODES, Cell201Architecture, _reduction
+from .mixing import darts_weights, edge_normalisation, gumbel_weights, node_softmax_weights
+from .supernet import METHODS, MixedOp, SharedSource, channel_shuffle
+
+__all__ = ["BENCHMARK_OPERATIONS", "Cell201Supernet"]
+
+BENCHMARK_OPERATIONS = ("none", "skip", "conv3x3", "avgpool3x3")
+NODE_EDGES = tuple(sum(1 for _, target in EDGES if target == node) for node in range(1, NODES))  # (1, 2, 3)
+
+
+def _parametric(name: str, channels: int) -> nn.Module | None:
+    if name == "conv1x1":
+        return ConvBNReLU(channels, channels, 1)
+    if name == "conv3x3":
+        return ConvBNReLU(channels, channels, 3)
+    return None  # none, skip, avgpool3x3: computed once per node by SharedSource
+
+
+class SearchCell201(nn.Module):
+    """The benchmark cell with a ``MixedOp`` on every edge. (B, C, H, W) -> (B, C, H, W)."""
+
+    def __init__(self, channels: int, operations: Sequence[str], partial_channels: int = 1):
+        super().__init__()
+        if channels % partial_channels:
+            raise ValueError(f"partial_channels={partial_channels} must divide the {channels} channels.")
+        self.partial_channels = partial_channels
+        mixed = channels // partial_channels
+        self.edges = nn.ModuleList(MixedOp(operations, lambda name: _parametric(name, mixed)) for _ in EDGES)
+
+    @staticmethod
+    def _shared(x: torch.Tensor) -> SharedSource:
+        return SharedSource(x, {
+            "none": lambda t: t.mul(0.0),
+            "skip": lambda t: t,
+            "avgpool3x3": lambda t: F.avg_pool2d(t, 3, 1, 1, count_include_pad=False),
+        })
+
+    def _source(self, state: torch.Tensor, bypass: list[torch.Tensor]) -> SharedSource:
+        if self.partial_channels > 1:  # PC-DARTS: only the first C / K channels go through the operations
+            mixed = state.shape[1] // self.partial_channels
+            bypass.append(state[:, mixed:])
+            state = state[:, :mixed]
+        return self._shared(state)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, edge_scale: torch.Tensor | None = None,
+                sampled: Sequence[int] | None = None) -> torch.Tensor:
+        bypass: list[torch.Tensor] = []
+        sources = [self._source(x, bypass)]
+        edge = 0  # EDGES is ordered by target node: (0,1) | (0,2) (1,2) | (0,3) (1,3) (2,3)
+        for target in range(1, NODES):
+            node = 0
+            for source in range(target):
+                mixed_op = self.edges[edge]
+                if sampled is not None:
+                    out = mixed_op.single(sources[source], weights[edge], sampled[edge])
+                else:
+                    out = mixed_op(sources[source], weights[edge])
+                if self.partial_channels > 1:
+                    out = channel_shuffle(torch.cat([out, bypass[source]], dim=1), self.partial_channels)
+                if edge_scale is not None:
+                    out = edge_scale[edge] * out
+                node = node + out
+                edge += 1
+            if target == NODES - 1:
+                return node
+            sources.append(self._source(node, bypass))
+
+
+class Cell201Supernet(nn.Module):
+    """The benchmark's network with a search cell in each stage. (B, C_in, H, W) -> (B, num_classes).
+
+    One alpha (6 edges x operations) is shared by every cell, as the benchmark repeats one cell.
+    """
+
+    kinds = ("cell",)
+
+    def __init__(self, input_shape: tuple[int, int, int], num_classes: int, channels: int = 4,
+                 cells_per_stage: int = 1, operations: Sequence[str] = BENCHMARK_OPERATIONS,
+                 method: str = "darts", partial_channels: int = 2):
+        super().__init__()
+        if method not in METHODS:
+            raise ValueError(f"Unknown relaxation method {method!r}; choose one of {METHODS}.")
+        self.method = method
+        self.operations = tuple(operations)
+        self.edge_operations = {"cell": (self.operations,) * len(EDGES)}
+        self.temperature = 1.0
+        partial = partial_channels if method == "pcdarts" else 1
+        layers: list[nn.Module] = [ConvBNReLU(input_shape[0], channels, 3)]
+        width = channels
+        for stage in range(3):
+            if stage > 0:
+                layers.append(_reduction(width, 2 * width))
+                width *= 2
+            layers.extend(SearchCell201(width, self.operations, partial) for _ in range(cells_per_stage))
+        self.features = nn.ModuleList(layers)
+        self.classifier = nn.Linear(width, num_classes)
+        self.alpha = nn.Parameter(1e-3 * torch.randn(len(EDGES), len(self.operations)))
+        if method == "pcdarts":
+            self.beta = nn.Parameter(1e-3 * torch.randn(len(EDGES)))
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [self.alpha] + ([self.beta] if self.method == "pcdarts" else [])
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        arch = {id(p) for p in self.arch_parameters()}
+        return [p for p in self.parameters() if id(p) not in arch]
+
+    def mixing_weights(self, kind: str = "cell") -> torch.Tensor:
+        if self.method == "gdas":
+            return gumbel_weights(self.alpha, self.temperature)
+        if self.method == "idarts":
+            return node_softmax_weights(self.alpha, NODE_EDGES)
+        return darts_weights(self.alpha)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = self.mixing_weights()
+        scale = edge_normalisation(self.beta, NODE_EDGES) if self.method == "pcdarts" else None
+        sampled = weights.argmax(dim=-1).tolist() if self.method == "gdas" else None
+        for layer in self.features:
+            x = layer(x, weights, scale, sampled) if isinstance(layer, SearchCell201) else layer(x)
+        return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+    @torch.no_grad()
+    def operation_strengths(self, kind: str = "cell") -> torch.Tensor:
+        """(6, operations): softmax(alpha) per edge; I-DARTS's node softmax; PC-DARTS times the edge weight."""
+        if self.method == "idarts":
+            return node_softmax_weights(self.alpha, NODE_EDGES)
+        strengths = darts_weights(self.alpha)
+        if self.method == "pcdarts":
+            strengths = strengths * edge_normalisation(self.beta, NODE_EDGES)[:, None]
+        return strengths
+
+    def derive(self, max_skips: int | None = None) -> Cell201Architecture:
+        """The discrete cell: per edge the strongest operation, ``none`` included (NAS-Bench-201's rule);
+        for I-DARTS, per edge the strongest operation above its node's uniform share, else ``none``.
+        ``max_skips`` replaces the weakest chosen skips by their edge's next operation (P-DARTS's cap)."""
+        strengths = self.operation_strengths().clone()
+        chosen = []
+        for edge, (_, target) in enumerate(EDGES):
+            row = strengths[edge]
+            if self.method == "idarts":
+                share = 1.0 / (NODE_EDGES[target - 1] * len(self.operations))
+                real = [(float(row[k]), name) for k, name in enumerate(self.operations) if name != "none"]
+                strength, name = max(real)
+                chosen.append(name if strength > share else "none")
+            else:
+                chosen.append(self.operations[int(row.argmax())])
+        if max_skips is not None:
+            while chosen.count("skip") > max_skips:
+                column = self.operations.index("skip")
+                edge = min((float(strengths[e, column]), e) for e, name in enumerate(chosen) if name == "skip")[1]
+                strengths[edge, column] = -1.0
+                chosen[edge] = self.operations[int(strengths[edge].argmax())]
+        return Cell201Architecture(tuple(chosen))

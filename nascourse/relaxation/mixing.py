@@ -1,0 +1,90 @@
+"""How the architecture parameters alpha weigh the candidate operations of an edge (survey Sec. 3.2).
+
+DARTS (Liu et al., ICLR 2019) relaxes the choice of one operation on edge (i, j) to a mixture
+(survey Eq. 4)::
+
+    o_bar^(i,j)(x) = sum_{o in O}  exp(alpha_o^(i,j)) / sum_{o' in O} exp(alpha_o'^(i,j))  *  o(x)
+
+Its successors change only *how the weights are made* from alpha, so each rule is one function
+from the logits ``alpha`` (one row per edge, one column per operation) to the weights the
+supernet multiplies the operations' outputs by:
+
+* ``darts_weights``: a softmax per edge (Eq. 4).
+* ``gumbel_weights``: GDAS (Dong & Yang, CVPR 2019) samples one operation per edge with the
+  Gumbel-max trick and uses a one-hot weight in the forward pass, while the backward pass sees
+  the gradient of a tempered softmax (the straight-through Gumbel-softmax).
+* ``node_softmax_weights``: I-DARTS (Jiang et al., EMNLP 2019) takes one softmax over *every*
+  (incoming edge, operation) pair of a node, so edges from different predecessors compete.
+* ``edge_normalisation``: PC-DARTS (Xu et al., ICLR 2020) adds one parameter beta per edge and
+  weighs edge (i, j) of node j by a softmax of beta over the node's incoming edges.
+
+Every function takes ``node_edges``, the number of incoming edges of each node in order (DARTS:
+2, 3, 4, 5 for four intermediate nodes), where the node grouping matters.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["darts_weights", "gumbel_weights", "node_softmax_weights", "edge_normalisation", "node_slices"]
+
+
+def node_slices(node_edges: Sequence[int]) -> list[slice]:
+    """The rows of alpha that belong to each node: DARTS's (2, 3, 4, 5) gives 0:2, 2:5, 5:9, 9:14."""
+    slices, start = [], 0
+    for count in node_edges:
+        slices.append(slice(start, start + count))
+        start += count
+    return slices
+
+
+def darts_weights(alpha: torch.Tensor) -> torch.Tensor:
+    """Eq. 4: softmax over the operations of each edge. alpha: (edges, operations) -> same shape."""
+    return F.softmax(alpha, dim=-1)
+
+
+def gumbel_weights(alpha: torch.Tensor, temperature: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """GDAS: a one-hot sample per edge whose gradient is that of a Gumbel-softmax at ``temperature``.
+
+    With Gumbel noise g = -log(-log(u)), u ~ U(0, 1):
+
+        h = one_hot(argmax_o (log p_o + g_o))          (the forward pass: exactly one operation)
+        s = softmax((log p + g) / temperature)          (what the gradient flows through)
+        weights = h - stop_gradient(s) + s              (value of h, gradient of s)
+
+    where p = softmax(alpha). As the temperature falls, s approaches h and the gradient becomes
+    less biased but noisier; GDAS anneals it linearly from 10 to 0.1 over the search.
+    alpha: (edges, operations) -> (edges, operations), each row one-hot in value.
+    """
+    if temperature <= 0:
+        raise ValueError(f"The Gumbel-softmax temperature must be positive, got {temperature!r}.")
+    uniform = torch.rand(alpha.shape, generator=generator, device=alpha.device, dtype=alpha.dtype)
+    gumbel = -torch.log(-torch.log(uniform.clamp(1e-20, 1.0 - 1e-7)))
+    logits = (F.log_softmax(alpha, dim=-1) + gumbel) / temperature
+    soft = F.softmax(logits, dim=-1)
+    hard = F.one_hot(soft.argmax(dim=-1), alpha.shape[-1]).to(soft.dtype)
+    return hard - soft.detach() + soft
+
+
+def node_softmax_weights(alpha: torch.Tensor, node_edges: Sequence[int]) -> torch.Tensor:
+    """I-DARTS: one softmax over all (incoming edge, operation) pairs of each node.
+
+    The weights of a node's edges sum to 1 *together*, not edge by edge, so a strong operation on
+    one edge can silence another edge entirely. alpha: (edges, operations) -> same shape.
+    """
+    rows = []
+    for rows_of_node in node_slices(node_edges):
+        block = alpha[rows_of_node]
+        rows.append(F.softmax(block.flatten(), dim=0).view_as(block))
+    return torch.cat(rows, dim=0)
+
+
+def edge_normalisation(beta: torch.Tensor, node_edges: Sequence[int]) -> torch.Tensor:
+    """PC-DARTS: the weight of each edge, a softmax of beta over the incoming edges of its node.
+
+    beta: (edges,) -> (edges,), summing to 1 over each node's edges.
+    """
+    return torch.cat([F.softmax(beta[rows], dim=0) for rows in node_slices(node_edges)])
