@@ -40,7 +40,7 @@ from .bilevel import first_order_gradient, second_order_gradient
 from .supernet import Supernet
 
 __all__ = ["SearchConfig", "EpochSnapshot", "RelaxationResult", "CheckpointError", "split_for_search",
-           "relaxation_search", "pdarts_search", "prune_operations"]
+           "search_step", "relaxation_search", "pdarts_search", "prune_operations"]
 
 CHECKPOINT_FORMAT = "nascourse-relaxation/1"
 
@@ -166,6 +166,34 @@ def _load_checkpoint(path: Path, identity: dict) -> dict:
     return state
 
 
+def search_step(model: nn.Module, train_batch: tuple[torch.Tensor, torch.Tensor],
+                val_batch: tuple[torch.Tensor, torch.Tensor], weight_optimizer: torch.optim.Optimizer,
+                arch_optimizer: torch.optim.Optimizer, order: int = 1, xi: float = 0.0, grad_clip: float = 5.0,
+                update_alpha: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of DARTS's Algorithm 1. Returns the weight step's loss (detached) and logits.
+
+    1. the architecture step on a batch of the alpha half (first or second order);
+    2. the weight step on a batch of the weight half.
+    """
+    alphas, weights = model.arch_parameters(), model.weight_parameters()
+    if update_alpha:
+        if order == 2:
+            grads = second_order_gradient(model, train_batch, val_batch, xi)
+        else:
+            grads = first_order_gradient(model, val_batch)
+        for alpha, grad in zip(alphas, grads):
+            alpha.grad = grad
+        arch_optimizer.step()
+    x, y = train_batch
+    weight_optimizer.zero_grad(set_to_none=True)
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    loss.backward(inputs=weights)  # alpha's gradient is not needed here: autograd skips it
+    nn.utils.clip_grad_norm_(weights, grad_clip)
+    weight_optimizer.step()
+    return loss.detach(), logits.detach()
+
+
 def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfig, seed: int = 0,
                       checkpoint: str | Path | None = None, resume: bool = False, progress: bool = True,
                       on_epoch: Callable[[EpochSnapshot], Any] | None = None,
@@ -220,23 +248,12 @@ def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfi
         batches = zip(iterate_batches(weight_half, config.batch_size, generator=generator, augment=data.augment),
                       iterate_batches(alpha_half, config.batch_size, generator=generator, augment=data.augment))
         for train_batch, val_batch in batches:
-            if update_alpha:  # 1. the architecture step, on the alpha half
-                if config.order == 2:
-                    grads = second_order_gradient(model, train_batch, val_batch, xi)
-                else:
-                    grads = first_order_gradient(model, val_batch)
-                for alpha, grad in zip(alphas, grads):
-                    alpha.grad = grad
-                arch_optimizer.step()
-            x, y = train_batch  # 2. the weight step, on the weight half
-            weight_optimizer.zero_grad(set_to_none=True)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            loss.backward(inputs=weights)  # alpha's gradient is not needed here
-            nn.utils.clip_grad_norm_(weights, config.grad_clip)
-            weight_optimizer.step()
+            loss, logits = search_step(model, train_batch, val_batch, weight_optimizer, arch_optimizer,
+                                       order=config.order, xi=xi, grad_clip=config.grad_clip,
+                                       update_alpha=update_alpha)
+            y = train_batch[1]
             with torch.no_grad():
-                totals += torch.stack([loss.detach() * len(y), (logits.argmax(1) == y).sum().float(),
+                totals += torch.stack([loss * len(y), (logits.argmax(1) == y).sum().float(),
                                        torch.tensor(float(len(y)), device=device)])
         scheduler.step()
         loss_sum, correct, count = totals.tolist()
