@@ -24,7 +24,7 @@ from torch import nn
 
 from ..ops import ConvBNReLU
 from ..spaces.cell201 import EDGES, NODES, Cell201Architecture, _reduction
-from .mixing import darts_weights, edge_normalisation, gumbel_weights, node_softmax_weights
+from .mixing import darts_weights, edge_normalisation, gumbel_weights, most_likely, node_softmax_weights
 from .supernet import METHODS, MixedOp, SharedSource, channel_shuffle
 
 __all__ = ["BENCHMARK_OPERATIONS", "Cell201Supernet"]
@@ -131,8 +131,8 @@ class Cell201Supernet(nn.Module):
         return [p for p in self.parameters() if id(p) not in arch]
 
     def mixing_weights(self, kind: str = "cell") -> torch.Tensor:
-        if self.method == "gdas":
-            return gumbel_weights(self.alpha, self.temperature)
+        if self.method == "gdas":  # a random path while training; the most likely one when evaluating
+            return gumbel_weights(self.alpha, self.temperature) if self.training else most_likely(self.alpha)
         if self.method == "idarts":
             return node_softmax_weights(self.alpha, NODE_EDGES)
         return darts_weights(self.alpha)

@@ -29,7 +29,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ["darts_weights", "gumbel_weights", "node_softmax_weights", "edge_normalisation", "node_slices"]
+__all__ = ["darts_weights", "gumbel_weights", "most_likely", "node_softmax_weights", "edge_normalisation", "node_slices"]
 
 
 def node_slices(node_edges: Sequence[int]) -> list[slice]:
@@ -67,6 +67,11 @@ def gumbel_weights(alpha: torch.Tensor, temperature: float, generator: torch.Gen
     soft = F.softmax(logits, dim=-1)
     hard = F.one_hot(soft.argmax(dim=-1), alpha.shape[-1]).to(soft.dtype)
     return hard - soft.detach() + soft
+
+
+def most_likely(alpha: torch.Tensor) -> torch.Tensor:
+    """GDAS at evaluation: the one-hot of each edge's most likely operation, no noise. (edges, ops) -> same."""
+    return F.one_hot(alpha.argmax(dim=-1), alpha.shape[-1]).to(alpha.dtype)
 
 
 def node_softmax_weights(alpha: torch.Tensor, node_edges: Sequence[int]) -> torch.Tensor:

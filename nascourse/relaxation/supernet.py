@@ -36,7 +36,7 @@ from torch import nn
 from ..darts_ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, build_operation
 from ..spaces.base import ArchitectureError
 from ..spaces.darts_cell import Genotype
-from .mixing import darts_weights, edge_normalisation, gumbel_weights, node_slices, node_softmax_weights
+from .mixing import darts_weights, edge_normalisation, gumbel_weights, most_likely, node_slices, node_softmax_weights
 
 __all__ = [
     "METHODS",
@@ -292,8 +292,8 @@ class Supernet(nn.Module):
     def mixing_weights(self, kind: str) -> torch.Tensor:
         """(edges, operations): the weights the forward pass multiplies each operation's output by."""
         alpha = self.alpha_normal if kind == "normal" else self.alpha_reduce
-        if self.method == "gdas":
-            return gumbel_weights(alpha, self.temperature)
+        if self.method == "gdas":  # a random path while training; the most likely one when evaluating
+            return gumbel_weights(alpha, self.temperature) if self.training else most_likely(alpha)
         if self.method == "idarts":
             return node_softmax_weights(alpha, self.node_edges)
         return darts_weights(alpha)
