@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--methods", nargs="+", default=["darts", "gdas", "pcdarts", "idarts"])
     parser.add_argument("--window", type=int, default=5, help="DARTS-ES window k (epochs)")
+    parser.add_argument("--es-start", type=int, default=10, help="DARTS-ES ignores the curvature's rise in these first epochs")
     parser.add_argument("--out", default=None, help="write every run's per-epoch record to this JSON file")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -89,7 +90,7 @@ def main() -> None:
             }
             if method == "darts":
                 run["eigenvalues"] = [e["eigenvalue"] for e in extra]
-                stop = early_stop_epoch(run["eigenvalues"], window=args.window)
+                stop = early_stop_epoch(run["eigenvalues"], window=args.window, start=args.es_start)
                 run["early_stop_epoch"] = stop
                 chosen = len(run["test"]) - 1 if stop is None else stop - args.window
                 run["early_stop_test"] = run["test"][chosen]

@@ -42,3 +42,9 @@ def test_early_stopping_fires_when_the_eigenvalue_grows_by_a_third_over_a_window
     assert early_stop_epoch(growing, window=3) == 8
     assert early_stop_epoch(growing[:8], window=3) is None
     assert early_stop_epoch(growing, window=3, threshold=0.9) == 7
+
+
+def test_early_stopping_can_ignore_the_first_rise_from_initialisation():
+    eigenvalues = [0.1, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
+    assert early_stop_epoch(eigenvalues, window=2) == 3  # 0.2 / 0.3 < 0.75: the rise out of initialisation
+    assert early_stop_epoch(eigenvalues, window=2, start=1) is None

@@ -57,11 +57,16 @@ def dominant_eigenvalue(model: nn.Module, batch: Batch) -> float:
     return float(torch.linalg.eigvalsh(alpha_hessian(model, batch))[-1])
 
 
-def early_stop_epoch(eigenvalues: Sequence[float], window: int = 5, threshold: float = 0.75) -> int | None:
+def early_stop_epoch(eigenvalues: Sequence[float], window: int = 5, threshold: float = 0.75,
+                     start: int = 0) -> int | None:
     """DARTS-ES: the first epoch index i (0-based) at which mean(lambda[i-2k+1 .. i-k]) / mean(lambda[i-k+1 .. i])
-    falls below ``threshold``; the search would return the architecture of epoch i - k. None if never."""
+    falls below ``threshold``; the search would return the architecture of epoch i - k. None if never.
+
+    ``start`` ignores the first epochs: at initialisation alpha is uniform and the curvature near 0, so
+    its first rise says nothing about a collapse (on the course benchmark the rule fires at the first
+    epoch it can unless those epochs are left out)."""
     values = list(eigenvalues)
-    for i in range(2 * window - 1, len(values)):
+    for i in range(start + 2 * window - 1, len(values)):
         before = sum(values[i - 2 * window + 1: i - window + 1]) / window
         recent = sum(values[i - window + 1: i + 1]) / window
         if recent > 0 and before / recent < threshold:
