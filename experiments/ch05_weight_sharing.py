@@ -1,0 +1,103 @@
+"""Chapter 05, weight sharing measured on the benchmark: ranking quality, multi-model forgetting, ENAS.
+
+* ranking: SPOS (uniform single path) and FairNAS (strict fairness) supernets on the digits; at
+  checkpoints, Kendall tau / Spearman / top-10 hit rate of shared-weight validation accuracy (after
+  BatchNorm recalibration, and for SPOS also without) against the benchmark over 100 of its cells;
+* forgetting: 4 early paths for 4 epochs, then the rest of the space for 8, with the control run;
+* enas: ENAS's returned cell (benchmark test accuracy, mean over the table's seeds) against random search
+  given the same training seconds (process time of one thread, the benchmark's unit).
+
+    python experiments/ch05_weight_sharing.py --part all --seeds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+
+import nascourse
+from nascourse.bench import Benchmark, BenchmarkEvaluator, win_probability
+from nascourse.data import load_dataset
+from nascourse.strategies import RandomSearch
+from nascourse.weight_sharing import ENAS, OneShotTrainer, multi_model_forgetting, ranking_quality
+
+
+def ranking(args, data, bench, out):
+    checkpoints = [c for c in (0, 1, 2, 4, 8, 16, 32) if c <= args.epochs]
+    for label, options in (("spos", {"sampling": "uniform"}), ("spos, no recalibration", {"sampling": "uniform"}),
+                           ("fairnas", {"sampling": "fair"})):
+        runs = []
+        for seed in range(args.seeds):
+            trainer = OneShotTrainer(data, args.epochs, seed=seed, **options)
+            result = ranking_quality(trainer, bench, 100, checkpoints, sample_seed=seed,
+                                     recalibrate="no recalibration" not in label)
+            print(f"--- {label}, seed {seed}\n{result.table()}", flush=True)
+            runs.append({k: getattr(result, k) for k in ("epochs", "seconds", "kendall", "spearman",
+                                                           "top_k_hit_rate", "selected_accuracy", "standalone")})
+        kendall = np.array([r["kendall"] for r in runs])
+        print(f"=== {label}: Kendall mean over {args.seeds} seeds by epoch {checkpoints}: "
+              f"{np.array2string(np.nanmean(kendall, 0), precision=3)}; Spearman "
+              f"{np.array2string(np.nanmean([r['spearman'] for r in runs], 0), precision=3)}; top-10 hit "
+              f"{np.array2string(np.mean([r['top_k_hit_rate'] for r in runs], 0), precision=2)}; seconds "
+              f"{np.array2string(np.mean([r['seconds'] for r in runs], 0), precision=1)}", flush=True)
+        out[label] = runs
+
+
+def forgetting(args, data, bench, out):
+    out["forgetting"] = []
+    for seed in range(args.seeds):
+        curves = multi_model_forgetting(data, early=4, early_epochs=4, later_epochs=8, seed=seed, control=True)
+        print(f"--- forgetting, seed {seed}\n{curves.summary()}", flush=True)
+        out["forgetting"].append({"steps": curves.steps, "switch": curves.switch_step, "early": curves.early,
+                                  "early_curves": curves.early_curves.tolist(),
+                                  "control_curves": curves.control_curves.tolist(),
+                                  "later_curves": curves.later_curves.tolist()})
+
+
+def enas(args, data, bench, out):
+    test = np.nanmean(bench.test_accuracy[:, :, -1], axis=1)
+    returned, seconds = [], []
+    for seed in range(args.seeds):
+        search = ENAS(data, epochs=args.enas_epochs, seed=seed)
+        chosen = search.search()
+        returned.append(float(test[bench.row(chosen)]))
+        seconds.append(search.seconds)
+        print(f"ENAS seed {seed}: {search.seconds:.1f} s, returned {chosen} test {returned[-1]:.3f}; greedy "
+              f"{search.most_likely()} test {test[bench.row(search.most_likely())]:.3f}", flush=True)
+    budget = float(np.median(seconds))
+    space = bench.space
+    random_returned = []
+    for seed in range(20):
+        history = nascourse.run_search(space, RandomSearch(space, seed=seed), BenchmarkEvaluator(bench, rng_seed=seed),
+                                       trials=100, progress=False)
+        random_returned.append(bench.returned_accuracy(history, budget, split="test"))
+    print(f"=== ENAS ({args.enas_epochs} epochs, {args.seeds} seeds): returned test median {np.median(returned):.3f} "
+          f"{np.round(returned, 3).tolist()}; search {budget:.1f} s; random search with that budget (20 seeds): "
+          f"median {np.median(random_returned):.3f}; P(ENAS beats random) {win_probability(returned, random_returned):.2f}; "
+          f"median cell of the table {np.nanmedian(test):.3f}", flush=True)
+    out["enas"] = {"returned": returned, "seconds": seconds, "random": random_returned}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=("ranking", "forgetting", "enas", "all"), default="all")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=32, help="supernet epochs for the ranking study")
+    parser.add_argument("--enas-epochs", type=int, default=10)
+    parser.add_argument("--out", default=None, help="write the measurements as JSON here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    data, bench, out = load_dataset("digits"), Benchmark.load(), {"args": vars(args)}
+    for part in ("ranking", "forgetting", "enas"):
+        if args.part in (part, "all"):
+            globals()[part](args, data, bench, out)
+    if args.out:
+        with open(args.out, "w") as handle:
+            json.dump(out, handle, indent=1, default=float)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Weight sharing (survey Sec. 3.4): one supernet trains the weights of every cell of the benchmark's space.
+
+* ``one_shot``: the supernet that runs one architecture as a single path, BatchNorm recalibration,
+  weight inheritance into the stand-alone network;
+* ``spos``: training the shared weights on uniformly sampled paths (SPOS) or FairNAS's fair paths;
+* ``enas``: ENAS's LSTM controller, trained with REINFORCE on shared-weight rewards;
+* ``ranking``: how well shared-weight accuracies rank cells like the benchmark, over training time
+  (Sciuto et al. 2020; FairNAS);
+* ``forgetting``: multi-model forgetting (Zhang et al. 2020), measured.
+"""
+
+from .enas import ENAS
+from .forgetting import ForgettingCurves, multi_model_forgetting
+from .one_shot import OneShotSupernet, live_architecture, path_accuracy, recalibrate_batchnorm, standalone_network
+from .ranking import RankingQuality, rank_agreement, ranking_quality
+from .spos import SAMPLINGS, OneShotTrainer, fair_paths, uniform_paths
+
+__all__ = [
+    "OneShotSupernet", "live_architecture", "recalibrate_batchnorm", "standalone_network", "path_accuracy",
+    "OneShotTrainer", "SAMPLINGS", "uniform_paths", "fair_paths",
+    "ENAS", "RankingQuality", "rank_agreement", "ranking_quality", "ForgettingCurves", "multi_model_forgetting",
+]
