@@ -1,0 +1,30 @@
+"""Incomplete training (survey Sec. 3.4.2) and beyond: cheaper estimates of how good a candidate is.
+
+* ``ranking``: how to judge an estimate — Kendall's tau-b, Spearman, top-k hit rate — and the
+  benchmark's rank consistency across epochs (MdeNAS);
+* ``curves``: learning-curve extrapolation with an ensemble of parametric families (Domhan et al.);
+* ``predictor``: ridge-regression performance prediction from the cell and the early curve
+  (Baker et al.; PNAS's surrogate);
+* ``halving``: successive halving, Hyperband and early-stopping random search on budgets of epochs;
+* ``proxies``: training-free scores of an untrained network (synflow, NASWOT, grad-norm, #params).
+"""
+
+from .curves import FAMILIES, CurveFamily, CurveFit, Extrapolation, extrapolate, fit_curve, should_terminate
+from .halving import (ExtrapolationRule, Hyperband, MedianStoppingRule, Rung, SuccessiveHalving, TableTraining,
+                      early_stopping_search, hyperband_brackets, successive_halving_rungs)
+from .predictor import (PerformancePredictor, PredictorReport, RidgeRegression, architecture_features,
+                        evaluate_predictor, fit_predictor)
+from .proxies import PROXIES, ProxyReport, grad_norm, naswot, parameter_count, proxy_correlations, \
+    score_architectures, synflow
+from .ranking import RankConsistency, kendall_tau, rank_consistency, spearman, top_k_hit_rate
+
+__all__ = [
+    "FAMILIES", "CurveFamily", "CurveFit", "Extrapolation", "extrapolate", "fit_curve", "should_terminate",
+    "ExtrapolationRule", "Hyperband", "MedianStoppingRule", "Rung", "SuccessiveHalving", "TableTraining",
+    "early_stopping_search", "hyperband_brackets", "successive_halving_rungs",
+    "PerformancePredictor", "PredictorReport", "RidgeRegression", "architecture_features", "evaluate_predictor",
+    "fit_predictor",
+    "PROXIES", "ProxyReport", "grad_norm", "naswot", "parameter_count", "proxy_correlations", "score_architectures",
+    "synflow",
+    "RankConsistency", "kendall_tau", "rank_consistency", "spearman", "top_k_hit_rate",
+]
