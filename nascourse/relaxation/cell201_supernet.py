@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops import ConvBNReLU
-from ..spaces.cell201 import EDGES, NODES, Cell201Architecture, _reduction
+from ..spaces.base import ArchitectureError
+from ..spaces.cell201 import EDGES, NODES, OPERATIONS, Cell201Architecture, _reduction
 from .mixing import darts_weights, edge_normalisation, gumbel_weights, most_likely, node_softmax_weights
 from .supernet import METHODS, MixedOp, SharedSource, channel_shuffle
 
@@ -105,6 +106,11 @@ class Cell201Supernet(nn.Module):
         super().__init__()
         if method not in METHODS:
             raise ValueError(f"Unknown relaxation method {method!r}; choose one of {METHODS}.")
+        # an unknown name would otherwise surface as a KeyError deep inside the first forward pass
+        unknown = sorted(set(operations) - set(OPERATIONS))
+        if unknown or len(set(operations)) != len(tuple(operations)):
+            raise ArchitectureError(f"operations must be distinct names from {OPERATIONS}; got {tuple(operations)} "
+                                    f"(unknown: {unknown}).")
         self.method = method
         self.operations = tuple(operations)
         self.edge_operations = {"cell": (self.operations,) * len(EDGES)}
@@ -155,25 +161,28 @@ class Cell201Supernet(nn.Module):
             strengths = strengths * edge_normalisation(self.beta, NODE_EDGES)[:, None]
         return strengths
 
+    def _choose(self, row: torch.Tensor, target: int) -> str:
+        """One edge's operation from its row of strengths (operations,); ``target`` is the edge's node."""
+        if self.method == "idarts":
+            share = 1.0 / (NODE_EDGES[target - 1] * len(self.operations))
+            real = [(float(row[k]), name) for k, name in enumerate(self.operations) if name != "none"]
+            strength, name = max(real)
+            return name if strength > share else "none"
+        return self.operations[int(row.argmax())]
+
     def derive(self, max_skips: int | None = None) -> Cell201Architecture:
         """The discrete cell: per edge the strongest operation, ``none`` included (NAS-Bench-201's rule);
         for I-DARTS, per edge the strongest operation above its node's uniform share, else ``none``.
         ``max_skips`` replaces the weakest chosen skips by their edge's next operation (P-DARTS's cap)."""
         strengths = self.operation_strengths().clone()
-        chosen = []
-        for edge, (_, target) in enumerate(EDGES):
-            row = strengths[edge]
-            if self.method == "idarts":
-                share = 1.0 / (NODE_EDGES[target - 1] * len(self.operations))
-                real = [(float(row[k]), name) for k, name in enumerate(self.operations) if name != "none"]
-                strength, name = max(real)
-                chosen.append(name if strength > share else "none")
-            else:
-                chosen.append(self.operations[int(row.argmax())])
+        chosen = [self._choose(strengths[edge], target) for edge, (_, target) in enumerate(EDGES)]
         if max_skips is not None:
             while chosen.count("skip") > max_skips:
                 column = self.operations.index("skip")
                 edge = min((float(strengths[e, column]), e) for e, name in enumerate(chosen) if name == "skip")[1]
-                strengths[edge, column] = -1.0
-                chosen[edge] = self.operations[int(strengths[edge].argmax())]
+                strengths[edge, column] = -1.0  # below every weight: the edge's next choice, by the same rule
+                chosen[edge] = self._choose(strengths[edge], EDGES[edge][1])
+                if chosen[edge] == "skip":  # would loop forever: the edge has nothing but skip
+                    raise ArchitectureError(f"Cannot cap skip connections at {max_skips}: edge {EDGES[edge]} has no "
+                                            f"other operation than 'skip' among {self.operations}.")
         return Cell201Architecture(tuple(chosen))

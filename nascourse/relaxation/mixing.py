@@ -41,6 +41,13 @@ def node_slices(node_edges: Sequence[int]) -> list[slice]:
     return slices
 
 
+def _check_grouping(rows: int, node_edges: Sequence[int]) -> None:
+    """A grouping that does not cover exactly the rows would silently drop (or invent) edges."""
+    if sum(node_edges) != rows:
+        raise ValueError(f"node_edges {tuple(node_edges)} group {sum(node_edges)} edges, but there are {rows} rows "
+                         "(one per edge).")
+
+
 def darts_weights(alpha: torch.Tensor) -> torch.Tensor:
     """Eq. 4: softmax over the operations of each edge. alpha: (edges, operations) -> same shape."""
     return F.softmax(alpha, dim=-1)
@@ -80,6 +87,7 @@ def node_softmax_weights(alpha: torch.Tensor, node_edges: Sequence[int]) -> torc
     The weights of a node's edges sum to 1 *together*, not edge by edge, so a strong operation on
     one edge can silence another edge entirely. alpha: (edges, operations) -> same shape.
     """
+    _check_grouping(alpha.shape[0], node_edges)
     rows = []
     for rows_of_node in node_slices(node_edges):
         block = alpha[rows_of_node]
@@ -92,4 +100,5 @@ def edge_normalisation(beta: torch.Tensor, node_edges: Sequence[int]) -> torch.T
 
     beta: (edges,) -> (edges,), summing to 1 over each node's edges.
     """
+    _check_grouping(beta.shape[0], node_edges)
     return torch.cat([F.softmax(beta[rows], dim=0) for rows in node_slices(node_edges)])

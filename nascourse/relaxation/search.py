@@ -295,7 +295,11 @@ def pdarts_search(data: DatasetSplits, stages: Sequence[tuple[int, int, float]],
     """P-DARTS: one search per stage ``(cells, operations per edge, skip dropout)``, e.g. the paper's
     ``[(5, 8, 0.0), (11, 5, 0.4), (17, 3, 0.7)]``. Each stage builds a deeper supernet from scratch with
     the operations the previous stage kept; the last stage's cell is derived with at most ``max_skips``
-    skip connections. Returns every stage's supernet and search."""
+    skip connections. Returns every stage's supernet and search; ``seed`` determines all of it (on the CPU)."""
+    if not stages or any(keep < 2 for _, keep, _ in stages):
+        # checked up front: with 'none' alone on an edge, Eq. 5 fails only after the stage has been searched
+        raise ValueError(f"P-DARTS needs at least one stage, each keeping 'none' and at least one other operation "
+                         f"per edge (operations per edge >= 2); got stages {list(stages)}.")
     stages_done = []
     edge_operations = None
     for index, (cells, keep, dropout) in enumerate(stages):
@@ -304,10 +308,14 @@ def pdarts_search(data: DatasetSplits, stages: Sequence[tuple[int, int, float]],
             edge_operations = {kind: prune_operations(previous.operation_strengths(kind),
                                                       previous.edge_operations[kind], keep)
                                for kind in ("normal", "reduce")}
-        model = Supernet(data.input_shape, data.num_classes, cells=cells, channels=channels, method="darts",
-                         edge_operations=edge_operations).to(device)
         last = index == len(stages) - 1
         stage_config = replace(config, skip_dropout=dropout, max_skips=max_skips if last else None)
-        result = relaxation_search(model, data, stage_config, seed=seed, progress=progress)
+        # the seed fixes each stage's initial weights and its skip-dropout masks (drawn from the global
+        # generator); fork_rng leaves the caller's CPU generator as it was
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + index)
+            model = Supernet(data.input_shape, data.num_classes, cells=cells, channels=channels, method="darts",
+                             edge_operations=edge_operations).to(device)
+            result = relaxation_search(model, data, stage_config, seed=seed, progress=progress)
         stages_done.append((model, result))
     return stages_done
