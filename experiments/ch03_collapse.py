@@ -98,7 +98,7 @@ def main() -> None:
             print(f"{method:8} seed {seed}: {result.seconds:5.1f} s, last cell {result.architecture} "
                   f"test {run['test'][-1]:.3f}, parameter-free {run['parameter_free'][-1]:.0%}", flush=True)
 
-    # random search with the budget one DARTS search took (search seconds are process time of one thread, as
+    # random search with the budget one DARTS search took (search seconds are process CPU time, as
     # the benchmark's training seconds are)
     budget = float(np.median([r["seconds"] for r in records.get("darts", records[args.methods[0]])]))
     space = bench.space

@@ -682,3 +682,14 @@ def test_pdarts_is_determined_by_its_seed_not_by_the_global_generator(few_digits
         ((_, result),) = pdarts_search(few_digits, [(3, 8, 0.5)], config, channels=4, seed=0, progress=False)
         runs.append(comparable(result))
     assert runs[0] == runs[1]
+
+
+def test_the_skip_cap_says_so_when_a_node_has_nothing_but_skips_to_choose_from():
+    """P-DARTS with two operations per edge can leave a node whose edges offer only skip_connect: the cap
+    cannot be met there, and saying so beats looping for ever."""
+    from nascourse.relaxation.supernet import cap_skip_connections
+
+    operations = [("none", "skip_connect")] * 2 + [("none", "sep_conv_3x3")] * 3
+    strengths = torch.rand(5, 2, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ArchitectureError, match="Cannot cap the skip connections at 0"):
+        cap_skip_connections(strengths, operations, (2, 3), 0)

@@ -4,22 +4,30 @@
 * ``supernet``: the DARTS cell space with every operation on every edge, and Eq. 5's discretisation;
 * ``cell201_supernet``: the same on the course benchmark's cell space, for ground truth;
 * ``bilevel``: the architecture gradient of Eq. 6-8, first and second order;
-* ``search``: the alternating search loop, with snapshots per epoch and checkpoints.
+* ``search``: the alternating search loop, with snapshots per epoch and checkpoints;
+* ``curvature``: the Hessian of the validation loss in alpha, the early-stopping signal of DARTS-ES;
+* ``cost``: time and peak memory of one search step; ``literal``: the supernet written as the DARTS code
+  writes it, the reference the fast one is checked and timed against; ``plots``: heatmaps and collapse plots.
 """
 
 from .bilevel import exact_second_order_gradient, first_order_gradient, second_order_gradient
 from .cell201_supernet import BENCHMARK_OPERATIONS, Cell201Supernet
+from .cost import StepCost, step_cost
+from .literal import LiteralSupernet
 from .supernet import METHODS, MixedOp, SearchCell, Supernet, derive_cell
 
 __all__ = [
     "BENCHMARK_OPERATIONS",
     "Cell201Supernet",
+    "LiteralSupernet",
     "METHODS",
     "MixedOp",
     "SearchCell",
+    "StepCost",
     "Supernet",
     "derive_cell",
     "exact_second_order_gradient",
     "first_order_gradient",
     "second_order_gradient",
+    "step_cost",
 ]
