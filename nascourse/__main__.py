@@ -319,7 +319,7 @@ def _run_darts(args: argparse.Namespace) -> int:
     from .data import DatasetUnavailableError, load_dataset
     from .profile import seed_everything, select_device
     from .relaxation import Cell201Supernet, Supernet
-    from .relaxation.search import CheckpointError, SearchConfig, prune_operations, relaxation_search
+    from .relaxation.search import CheckpointError, SearchConfig, pdarts_search, relaxation_search
 
     run_dir = Path(args.run_dir)
     existing = sorted(run_dir.glob("checkpoint*.pt")) if run_dir.is_dir() else []
@@ -367,24 +367,9 @@ def _run_darts(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         if settings["method"] == "pdarts":
-            stages = _pdarts_stages(settings["cells"])
-            results, edge_operations, model = [], None, None
-            # search.pdarts_search's stages, each with its own checkpoint (a test checks both give the same cell)
-            for index, (cells, keep, dropout) in enumerate(stages, start=1):
-                if model is not None:  # prune with the strengths the previous stage ended with
-                    edge_operations = {kind: prune_operations(model.operation_strengths(kind),
-                                                              model.edge_operations[kind], keep)
-                                       for kind in Supernet.kinds}
-                torch.manual_seed(settings["seed"] + index - 1)  # as pdarts_search: the seed fixes each stage
-                model = Supernet(data.input_shape, data.num_classes, cells=cells, channels=settings["channels"],
-                                 method="darts", edge_operations=edge_operations).to(device)
-                last = index == len(stages)
-                stage_config = replace(config, skip_dropout=dropout, max_skips=2 if last else None)
-                print(f"P-DARTS stage {index}/{len(stages)}: {cells} cells, {keep} operations per edge, "
-                      f"skip dropout {dropout}")
-                results.append(relaxation_search(model, data, stage_config, seed=settings["seed"],
-                                                 checkpoint=run_dir / f"checkpoint-stage{index}.pt", resume=True,
-                                                 on_epoch=lambda s, stage=index: record(s, stage)))
+            stages = pdarts_search(data, _pdarts_stages(settings["cells"]), config, channels=settings["channels"],
+                                   seed=settings["seed"], device=device, checkpoint_dir=run_dir, on_epoch=record)
+            results = [result for _, result in stages]
             seconds = sum(result.seconds for result in results)
             architecture = results[-1].architecture
             everything = [{"stage": i, **asdict(s)} for i, r in enumerate(results, start=1) for s in r.snapshots]

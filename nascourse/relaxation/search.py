@@ -294,11 +294,16 @@ def prune_operations(strengths: torch.Tensor, edge_operations: Sequence[Sequence
 
 def pdarts_search(data: DatasetSplits, stages: Sequence[tuple[int, int, float]], config: SearchConfig,
                   channels: int = 16, seed: int = 0, max_skips: int = 2, progress: bool = True,
-                  device: torch.device | str = "cpu") -> list[tuple[Supernet, RelaxationResult]]:
+                  device: torch.device | str = "cpu", checkpoint_dir: str | Path | None = None,
+                  on_epoch: Callable[[EpochSnapshot, int], Any] | None = None) -> list[tuple[Supernet, RelaxationResult]]:
     """P-DARTS: one search per stage ``(cells, operations per edge, skip dropout)``, e.g. the paper's
     ``[(5, 8, 0.0), (11, 5, 0.4), (17, 3, 0.7)]``. Each stage builds a deeper supernet from scratch with
     the operations the previous stage kept; the last stage's cell is derived with at most ``max_skips``
-    skip connections. Returns every stage's supernet and search; ``seed`` determines all of it (on the CPU)."""
+    skip connections. Returns every stage's supernet and search; ``seed`` determines all of it (on the CPU).
+
+    With ``checkpoint_dir`` stage k checkpoints to ``checkpoint-stage{k}.pt`` there and an interrupted run,
+    started again, skips the finished stages' epochs and continues inside the interrupted one.
+    ``on_epoch(snapshot, stage)`` is called after every epoch (stages count from 1)."""
     if not stages or any(keep < 2 for _, keep, _ in stages):
         # checked up front: with 'none' alone on an edge, Eq. 5 fails only after the stage has been searched
         raise ValueError(f"P-DARTS needs at least one stage, each keeping 'none' and at least one other operation "
@@ -319,6 +324,12 @@ def pdarts_search(data: DatasetSplits, stages: Sequence[tuple[int, int, float]],
             torch.manual_seed(seed + index)
             model = Supernet(data.input_shape, data.num_classes, cells=cells, channels=channels, method="darts",
                              edge_operations=edge_operations).to(device)
-            result = relaxation_search(model, data, stage_config, seed=seed, progress=progress)
+            if progress:
+                print(f"P-DARTS stage {index + 1}/{len(stages)}: {cells} cells, {keep} operations per edge, "
+                      f"skip dropout {dropout}")
+            checkpoint = None if checkpoint_dir is None else Path(checkpoint_dir) / f"checkpoint-stage{index + 1}.pt"
+            result = relaxation_search(
+                model, data, stage_config, seed=seed, progress=progress, checkpoint=checkpoint, resume=True,
+                on_epoch=None if on_epoch is None else (lambda snapshot, stage=index + 1: on_epoch(snapshot, stage)))
         stages_done.append((model, result))
     return stages_done
