@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGES = ("torch", "torchvision", "numpy", "sklearn", "matplotlib", "tqdm", "ipywidgets", "jupyterlab", "nbval")
+PACKAGES = ("torch", "torchvision", "numpy", "sklearn", "scipy", "matplotlib", "tqdm", "ipywidgets", "jupyterlab", "nbval")
 
 
 def _version(module: str) -> str:
