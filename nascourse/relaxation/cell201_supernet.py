@@ -26,7 +26,7 @@ from ..ops import ConvBNReLU
 from ..spaces.base import ArchitectureError
 from ..spaces.cell201 import EDGES, NODES, OPERATIONS, Cell201Architecture, _reduction
 from .mixing import darts_weights, edge_normalisation, gumbel_weights, most_likely, node_softmax_weights
-from .supernet import METHODS, MixedOp, SharedSource, channel_shuffle
+from .supernet import METHODS, MixedOp, SharedSource, edge_output, split_channels
 
 __all__ = ["BENCHMARK_OPERATIONS", "Cell201Supernet"]
 
@@ -61,35 +61,23 @@ class SearchCell201(nn.Module):
             "avgpool3x3": lambda t: F.avg_pool2d(t, 3, 1, 1, count_include_pad=False),
         })
 
-    def _source(self, state: torch.Tensor, bypass: list[torch.Tensor]) -> SharedSource:
-        if self.partial_channels > 1:  # PC-DARTS: only the first C / K channels go through the operations
-            mixed = state.shape[1] // self.partial_channels
-            bypass.append(state[:, mixed:])
-            state = state[:, :mixed]
-        return self._shared(state)
-
     def forward(self, x: torch.Tensor, weights: torch.Tensor, edge_scale: torch.Tensor | None = None,
                 sampled: Sequence[int] | None = None) -> torch.Tensor:
-        bypass: list[torch.Tensor] = []
-        sources = [self._source(x, bypass)]
+        mixed, rest = split_channels(x, self.partial_channels)
+        sources, bypass = [self._shared(mixed)], [rest]
         edge = 0  # EDGES is ordered by target node: (0,1) | (0,2) (1,2) | (0,3) (1,3) (2,3)
         for target in range(1, NODES):
             node = 0
             for source in range(target):
-                mixed_op = self.edges[edge]
-                if sampled is not None:
-                    out = mixed_op.single(sources[source], weights[edge], sampled[edge])
-                else:
-                    out = mixed_op(sources[source], weights[edge])
-                if self.partial_channels > 1:
-                    out = channel_shuffle(torch.cat([out, bypass[source]], dim=1), self.partial_channels)
-                if edge_scale is not None:
-                    out = edge_scale[edge] * out
-                node = node + out
+                node = node + edge_output(
+                    self.edges[edge], sources[source], weights[edge], None if sampled is None else sampled[edge],
+                    bypass[source], self.partial_channels, None if edge_scale is None else edge_scale[edge])
                 edge += 1
             if target == NODES - 1:
                 return node
-            sources.append(self._source(node, bypass))
+            mixed, rest = split_channels(node, self.partial_channels)
+            sources.append(self._shared(mixed))
+            bypass.append(rest)
 
 
 class Cell201Supernet(nn.Module):

@@ -41,6 +41,8 @@ from .mixing import darts_weights, edge_normalisation, gumbel_weights, most_like
 
 __all__ = [
     "METHODS",
+    "split_channels",
+    "edge_output",
     "SharedSource",
     "MixedOp",
     "SearchCell",
@@ -122,6 +124,30 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.view(batch, groups, channels // groups, height, width).transpose(1, 2).reshape(batch, channels, height, width)
 
 
+def split_channels(x: torch.Tensor, partial_channels: int, stride: int = 1) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """PC-DARTS: the first C / K channels go through the mixed operations, the rest bypass them (pooled to
+    the output size when the edges stride). With K = 1 everything goes through and nothing bypasses."""
+    if partial_channels == 1:
+        return x, None
+    mixed = x.shape[1] // partial_channels
+    rest = x[:, mixed:]
+    return x[:, :mixed], F.max_pool2d(rest, 2, 2, ceil_mode=True) if stride == 2 else rest
+
+
+def edge_output(mixed_op: "MixedOp", source: SharedSource, weights: torch.Tensor, sampled: int | None = None,
+                bypass: torch.Tensor | None = None, partial_channels: int = 1, scale: torch.Tensor | None = None,
+                skip_dropout: float = 0.0) -> torch.Tensor:
+    """What one edge adds to its node, for every method: the mixed operation (Eq. 4) or GDAS's sampled one;
+    PC-DARTS's bypassed channels joined back and shuffled; PC-DARTS's edge weight."""
+    if sampled is not None:
+        out = mixed_op.single(source, weights, sampled)
+    else:
+        out = mixed_op(source, weights, skip_dropout)
+    if bypass is not None:
+        out = channel_shuffle(torch.cat([out, bypass], dim=1), partial_channels)
+    return out if scale is None else scale * out
+
+
 class SearchCell(nn.Module):
     """A DARTS cell with a ``MixedOp`` on each of its ``sum_i (2 + i)`` edges (14 for B = 4 nodes).
 
@@ -186,29 +212,19 @@ class SearchCell(nn.Module):
                 edge_scale: torch.Tensor | None = None, sampled: Sequence[int] | None = None) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         sources: list[SharedSource] = []
-        bypass: list[torch.Tensor] = []  # PC-DARTS: the channels that skip the operations
+        bypass: list[torch.Tensor | None] = []  # PC-DARTS: the channels that skip the operations
         edge = 0
         for count in self.node_edges:
             node = 0
             for source in range(count):
                 if source == len(sources):  # first edge leaving this node: share its parameter-free outputs
-                    x = states[source]
-                    if self.partial_channels > 1:
-                        mixed_channels = x.shape[1] // self.partial_channels
-                        rest = x[:, mixed_channels:]
-                        bypass.append(F.max_pool2d(rest, 2, 2, ceil_mode=True) if self.stride(source) == 2 else rest)
-                        x = x[:, :mixed_channels]
+                    x, rest = split_channels(states[source], self.partial_channels, self.stride(source))
                     sources.append(self._shared(source, x))
-                mixed_op = self.edges[edge]
-                if sampled is not None:
-                    out = mixed_op.single(sources[source], weights[edge], sampled[edge])
-                else:
-                    out = mixed_op(sources[source], weights[edge], self.skip_dropout)
-                if self.partial_channels > 1:
-                    out = channel_shuffle(torch.cat([out, bypass[source]], dim=1), self.partial_channels)
-                if edge_scale is not None:
-                    out = edge_scale[edge] * out
-                node = node + out
+                    bypass.append(rest)
+                node = node + edge_output(
+                    self.edges[edge], sources[source], weights[edge], None if sampled is None else sampled[edge],
+                    bypass[source], self.partial_channels, None if edge_scale is None else edge_scale[edge],
+                    self.skip_dropout)
                 edge += 1
             states.append(node)
         return torch.cat(states[2:], dim=1)
