@@ -31,12 +31,9 @@ from nascourse.relaxation.curvature import dominant_eigenvalue, early_stop_epoch
 from nascourse.relaxation.search import SearchConfig, relaxation_search, split_for_search
 from nascourse.strategies import RandomSearch
 
-PARAMETER_FREE = ("none", "skip", "avgpool3x3")
-
 
 def parameter_free_share(architecture: str, bench: Benchmark) -> float:
-    operations = bench.space.decode(architecture).operations
-    return sum(op in PARAMETER_FREE for op in operations) / len(operations)
+    return bench.space.decode(architecture).parameter_free_share()
 
 
 def main() -> None:
@@ -57,7 +54,7 @@ def main() -> None:
     print(f"table test accuracy: best {test.max():.3f}, median {np.median(test):.3f}")
 
     def table_test(architecture: str) -> float:
-        return float(np.nanmean(bench.test_accuracy[bench.row(architecture), :, -1]))
+        return bench.mean_accuracy(architecture, split="test")
 
     data = nascourse.load_dataset("digits")
     config = SearchConfig(epochs=args.epochs, batch_size=args.batch_size)

@@ -159,3 +159,17 @@ def test_returned_accuracy_scores_the_cell_a_search_hands_over(tiny):
     assert early == pytest.approx(np.nanmean(benchmark.test_accuracy[benchmark.row(first.architecture), :, -1]))
     with pytest.raises(ValueError, match="larger budget"):
         benchmark.returned_accuracy(history, budget_seconds=0.0)
+
+
+def test_returned_on_grid_is_returned_accuracy_at_each_budget_and_nan_before_the_first_trial(tiny):
+    benchmark, _ = tiny
+    histories = [run_search(benchmark.space, RandomSearch(benchmark.space, seed=s), benchmark.evaluator(seed=0),
+                            trials=6, progress=False) for s in (1, 2)]
+    first = min(h.trials[0].cumulative_seconds for h in histories)
+    grid = np.array([first / 2, first, histories[0].trials[-1].cumulative_seconds])
+    values = benchmark.returned_on_grid(histories, grid, split="test")
+    assert values.shape == (2, 3) and np.isnan(values[:, 0]).all()
+    assert values[0, 2] == pytest.approx(benchmark.returned_accuracy(histories[0], grid[2], split="test"))
+    architecture = histories[0].trials[0].architecture
+    assert benchmark.mean_accuracy(architecture, "test") == pytest.approx(
+        np.nanmean(benchmark.test_accuracy[benchmark.row(architecture), :, -1]))

@@ -154,3 +154,9 @@ def test_a_cell_with_no_path_outputs_zeros():
     cell = Cell(Cell201Architecture(("none",) * len(EDGES)), 4)
     assert torch.count_nonzero(cell(torch.randn(1, 4, 5, 5))) == 0
     assert OPERATIONS == ("none", "skip", "conv1x1", "conv3x3", "avgpool3x3")
+
+
+def test_the_parameter_free_share_counts_edges_without_weights():
+    space = Cell201Space()
+    assert space.decode("|skip~0|+|none~0|avgpool3x3~1|+|conv3x3~0|conv1x1~1|skip~2|").parameter_free_share() == 4 / 6
+    assert space.decode("|conv3x3~0|+|conv3x3~0|conv3x3~1|+|conv3x3~0|conv3x3~1|conv3x3~2|").parameter_free_share() == 0

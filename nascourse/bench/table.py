@@ -224,8 +224,25 @@ class Benchmark:
         seen = [t for t in history if t.ok and (budget_seconds is None or t.cumulative_seconds <= budget_seconds)]
         if not seen:
             raise ValueError("No successful trial finished within the budget; give a larger budget_seconds.")
+        return self.mean_accuracy(max(seen, key=lambda t: t.accuracy).architecture, split)
+
+    def mean_accuracy(self, architecture: Any, split: str = "val") -> float:
+        """The table's final accuracy of ``architecture`` (any equivalent form), mean over its training seeds:
+        what the cell is worth, as opposed to one noisy run of it."""
+        if split not in ("val", "test"):
+            raise ValueError(f"split must be 'val' or 'test', got {split!r}.")
         table = self.val_accuracy if split == "val" else self.test_accuracy
-        return float(np.nanmean(table[self.row(max(seen, key=lambda t: t.accuracy).architecture), :, -1]))
+        return float(np.nanmean(table[self.row(architecture), :, -1]))
+
+    def returned_on_grid(self, histories, grid, split: str = "test") -> np.ndarray:
+        """(searches, len(grid)): ``returned_accuracy`` of each history at each budget in ``grid``; NaN where a
+        search had finished no trial yet."""
+        values = np.full((len(histories), len(grid)), np.nan)
+        for i, history in enumerate(histories):
+            for j, spent in enumerate(grid):
+                if any(t.ok and t.cumulative_seconds <= spent for t in history):
+                    values[i, j] = self.returned_accuracy(history, spent, split)
+        return values
 
     def evaluator(self, epochs: int | None = None, seed: int | None = None) -> "BenchmarkEvaluator":
         return BenchmarkEvaluator(self, epochs, seed)

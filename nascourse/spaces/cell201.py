@@ -41,11 +41,12 @@ from torch import nn
 from ..ops import ConvBNReLU
 from .base import ArchitectureError, SearchSpace
 
-__all__ = ["OPERATIONS", "EDGES", "Cell201Architecture", "Cell201Space", "Cell201Network", "Cell"]
+__all__ = ["OPERATIONS", "EDGES", "PARAMETER_FREE", "Cell201Architecture", "Cell201Space", "Cell201Network", "Cell"]
 
 OPERATIONS = ("none", "skip", "conv1x1", "conv3x3", "avgpool3x3")
 EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # (source i, target j), in the string's order
 NODES = 4
+PARAMETER_FREE = frozenset({"none", "skip", "avgpool3x3"})
 LINEAR_OPERATIONS = frozenset({"avgpool3x3"})  # no parameters, linear: pool(a + b) = pool(a) + pool(b)
 
 
@@ -64,6 +65,11 @@ class Cell201Architecture:
 
     def edge(self, source: int, target: int) -> str:
         return self.operations[EDGES.index((source, target))]
+
+    def parameter_free_share(self) -> float:
+        """Share of edges whose operation has no weights (none, skip, avgpool3x3): what a collapsed
+        DARTS cell is made of."""
+        return sum(op in PARAMETER_FREE for op in self.operations) / len(self.operations)
 
 
 def _expression(architecture: Cell201Architecture) -> tuple:
