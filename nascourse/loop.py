@@ -189,8 +189,12 @@ def run_search(
     log_path: str | Path | None = None,
     progress: bool = True,
     description: str | None = None,
+    max_seconds: float | None = None,
 ) -> History:
     """Run the NAS loop for ``trials`` candidates: ask, evaluate, tell, record.
+
+    With ``max_seconds`` the search also stops as soon as its candidates have cost that many seconds in
+    total (the last one may overshoot it): a budget in compute instead of a count of candidates.
 
     With ``log_path``, finished trials are appended to that file as they complete, and a
     search started again on an existing file replays them (the strategy is asked again and
@@ -198,6 +202,8 @@ def run_search(
     """
     if not isinstance(trials, int) or trials < 1:
         raise ValueError(f"trials must be a positive integer, got {trials!r}.")
+    if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and max_seconds > 0):
+        raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}.")
     history = History(log_path=None)
     finished = History.load(log_path).trials if log_path is not None else []
     for trial in finished[:trials]:  # replay: rebuilds the strategy's state without training again
@@ -218,6 +224,8 @@ def run_search(
 
         steps = tqdm(steps, desc=description or type(strategy).__name__, unit="arch", initial=len(history), total=trials)
     for _ in steps:
+        if max_seconds is not None and history.trials and history.trials[-1].cumulative_seconds >= max_seconds:
+            break
         architecture = strategy.ask()
         result = evaluator(architecture)
         history.add(space.encode(architecture), result)

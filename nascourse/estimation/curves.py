@@ -39,8 +39,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy.optimize import least_squares
-from scipy.stats import chi2, norm
 
 __all__ = ["CurveFamily", "FAMILIES", "CurveFit", "Extrapolation", "fit_curve", "extrapolate", "should_terminate"]
 
@@ -188,6 +186,8 @@ def fit_curve(accuracies: Sequence[float], family: str | CurveFamily, epochs: Se
     if noise_std is not None and noise_std <= 0:
         raise ValueError(f"noise_std must be positive, got {noise_std}.")
     lower, upper = np.array(family.lower), np.array(family.upper)
+    from scipy.optimize import least_squares  # imported here: it adds seconds to every `import nascourse`
+
     best = None
     for start in family.starts:
         start = np.clip(np.array(start, dtype=float), lower + 1e-9, upper - 1e-9)
@@ -225,6 +225,8 @@ class Extrapolation:
 
     def probability_above(self, threshold: float) -> float:
         """P(y(target) > threshold) under the mixture."""
+        from scipy.stats import norm
+
         return float(np.sum(self.weights * norm.sf(threshold, loc=self.means, scale=self.stds)))
 
     def summary(self) -> str:
@@ -259,6 +261,8 @@ def extrapolate(accuracies: Sequence[float], target_epoch: float, families: Sequ
             continue
         # with the noise given, a family that cannot pass within that noise of the points does not describe
         # this curve (a chi-square test on the residuals); with the noise estimated, a misfit widens sigma instead
+        from scipy.stats import chi2
+
         if noise_std is not None and fit.rss / noise_std ** 2 > chi2.ppf(0.999, len(y)):
             rejected[name] = f"misses the observed points by far more than noise_std={noise_std:g}"
             continue

@@ -18,6 +18,11 @@ finally selects competitive individuals". The code is ``GeNetSpace``'s; one gene
 
 The first generation is ``N`` random codes (each bit 0 or 1 with probability 1/2). GeNet ran 20
 individuals for 50 generations on CIFAR-10.
+
+GeNet's genetic operators need only a fixed-length binary code, so the same algorithm runs on other spaces
+given a code for them: ``CellCode`` writes a benchmark cell (``Cell201Space``) as one "stage" of
+``log2(operations)`` bits per edge, so crossover swaps whole edges and a bit flip changes an edge's operation.
+The capstone (chapter 06) runs GeNet that way on the benchmark.
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ import random
 from typing import Any, Sequence
 
 from ..loop import EvaluationResult
+from ..spaces.base import SearchSpace
+from ..spaces.cell201 import EDGES, Cell201Architecture, Cell201Space
 from ..spaces.genet import GeNetArchitecture, GeNetSpace
 from .base import Strategy
 
-__all__ = ["roulette_selection", "crossover", "flip_bits", "GeNet"]
+__all__ = ["roulette_selection", "crossover", "flip_bits", "CellCode", "GeNet"]
 
 
 def roulette_selection(fitnesses: Sequence[float], count: int, rng: random.Random) -> list[int]:
@@ -61,17 +68,56 @@ def flip_bits(individual: GeNetArchitecture, bit_probability: float, rng: random
                                    for stage in individual.stages))
 
 
+class CellCode:
+    """A fixed-length binary code of a benchmark cell: ``bits`` bits per edge, one code "stage" per edge.
+
+    Edge ``e``'s bits are the binary number of its operation's index in ``space.operations`` (most significant
+    bit first), so the code is a bijection when the space has a power of two operations (the benchmark's 4:
+    2 bits x 6 edges = 12 bits)."""
+
+    def __init__(self, space: Cell201Space):
+        count = len(space.operations) if isinstance(space, Cell201Space) else 0
+        if count < 2 or count & (count - 1):
+            raise ValueError(
+                "CellCode needs a Cell201Space whose number of operations is a power of two (2, 4, 8), so that "
+                f"every bit string is a cell; got {space!r}. The course benchmark's space (4 operations) fits."
+            )
+        self.space = space
+        self.bits = count.bit_length() - 1
+
+    def random(self, rng: random.Random) -> GeNetArchitecture:
+        return GeNetArchitecture(tuple(tuple(rng.randint(0, 1) for _ in range(self.bits)) for _ in EDGES))
+
+    def encode(self, architecture: Any) -> GeNetArchitecture:
+        operations = self.space.as_architecture(architecture).operations
+        indices = [self.space.operations.index(op) for op in operations]
+        return GeNetArchitecture(tuple(tuple((i >> b) & 1 for b in reversed(range(self.bits))) for i in indices))
+
+    def decode(self, code: GeNetArchitecture) -> Cell201Architecture:
+        if len(code.stages) != len(EDGES) or any(len(stage) != self.bits for stage in code.stages):
+            raise ValueError(f"A cell's code has {len(EDGES)} stages of {self.bits} bits; got {code}.")
+        indices = [int("".join(str(bit) for bit in stage), 2) for stage in code.stages]
+        return Cell201Architecture(tuple(self.space.operations[i] for i in indices))
+
+
 class GeNet(Strategy):
     """GeNet's genetic algorithm as a strategy: ``ask`` hands out the current generation one by one;
-    when all of it is scored, selection, crossover and mutation make the next one."""
+    when all of it is scored, selection, crossover and mutation make the next one.
 
-    def __init__(self, space: GeNetSpace, population_size: int = 20, crossover_probability: float = 0.2,
+    On a ``GeNetSpace`` the individuals are the space's own codes; on a ``Cell201Space`` they are
+    ``CellCode`` bit strings, and ``ask`` returns the cell a code stands for."""
+
+    def __init__(self, space: SearchSpace, population_size: int = 20, crossover_probability: float = 0.2,
                  crossover_stage_probability: float = 0.2, mutation_probability: float = 0.8,
                  bit_flip_probability: float = 0.05, seed: int = 0):
-        if not isinstance(space, GeNetSpace):
+        if isinstance(space, GeNetSpace):
+            self.code: CellCode | None = None
+        elif isinstance(space, Cell201Space):
+            self.code = CellCode(space)
+        else:
             raise TypeError(
-                f"GeNet evolves GeNet's binary codes: give it a GeNetSpace, not a {type(space).__name__}. "
-                "(For other spaces use LargeScaleEvolution, which mutates any space.)"
+                f"GeNet evolves fixed-length binary codes: give it a GeNetSpace or a Cell201Space (coded by CellCode), "
+                f"not a {type(space).__name__}. (For other spaces use LargeScaleEvolution, which mutates any space.)"
             )
         super().__init__(space, seed)
         probabilities = (crossover_probability, crossover_stage_probability, mutation_probability, bit_flip_probability)
@@ -80,7 +126,8 @@ class GeNet(Strategy):
         self.population_size = population_size
         self.p_crossover, self.q_crossover = crossover_probability, crossover_stage_probability
         self.p_mutation, self.q_mutation = mutation_probability, bit_flip_probability
-        self.generation: list[GeNetArchitecture] = [space.sample(self.rng) for _ in range(population_size)]
+        first = self.code.random if self.code is not None else space.sample
+        self.generation: list[GeNetArchitecture] = [first(self.rng) for _ in range(population_size)]
         self.next_index = 0  # which member of the generation ask() hands out next
         self.scores: dict[str, list[float]] = {}  # every score of every encoding
         self.generations: list[list[tuple[str, float]]] = [[]]  # per generation: (code, fitness when scored)
@@ -106,10 +153,10 @@ class GeNet(Strategy):
             self.next_index = 0
         individual = self.generation[self.next_index]
         self.next_index += 1
-        return individual
+        return individual if self.code is None else self.code.decode(individual)
 
     def tell(self, architecture: Any, result: EvaluationResult) -> None:
         score = 0.0 if math.isnan(result.accuracy) else float(result.accuracy)
-        code = self.space.encode(architecture)
+        code = self.space.encode(architecture) if self.code is None else str(self.code.encode(architecture))
         self.scores.setdefault(code, []).append(score)
         self.generations[-1].append((code, score))
