@@ -7,10 +7,14 @@ by test accuracy has tuned on the test set, and the number it reports is optimis
 
 * ``digits``: the 1,797 UCI handwritten digits (8x8) that ship with scikit-learn, so
   it works offline. Stratified 60% / 20% / 20% split.
-* ``mnist``, ``fashion_mnist`` (28x28 grey) and ``cifar10`` (32x32 colour): read with
-  torchvision from ``root``. Validation is 5,000 images held out of the official
-  training set; the test split is the official test set. They need a network once, to
-  download (``python -m nascourse doctor`` says which ones are already here).
+* ``mnist``, ``fashion_mnist`` (28x28 grey) and ``cifar10`` (32x32 colour): read from
+  ``root`` (MNIST's idx files through torchvision; CIFAR-10's python batches by
+  :func:`read_cifar10_batch`, without torchvision's checksums, so stand-in files in the
+  real format load too). Validation is 5,000 images held out of the official training
+  set (a stand-in set with at most 5,000 training images holds out a tenth of them
+  instead, if it has at least 100); the test split is the official test set. They need
+  a network once, to download (``python -m nascourse doctor`` says which ones are
+  already here).
 
 All images are normalised per channel with statistics of the *training* split only
 (validation and test images must not influence anything the model is trained with).
@@ -22,6 +26,8 @@ with worker processes, and it behaves the same on a laptop CPU and on a GPU.
 from __future__ import annotations
 
 import os
+import pickle
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -40,13 +46,18 @@ __all__ = [
     "load_dataset",
     "iterate_batches",
     "augment_batch",
+    "cutout",
     "available_offline",
+    "read_cifar10_batch",
 ]
 
 DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
 
 # Images held out of the official training set of mnist / fashion_mnist / cifar10 for validation.
 VALIDATION_SIZE = 5000
+# A training set with at most VALIDATION_SIZE images (stand-in files for tests, a trimmed copy) holds out
+# a tenth of itself instead, if that tenth has at least this many images; smaller sets are refused.
+SMALL_SET_MIN_VALIDATION = 10
 
 
 def default_data_root() -> Path:
@@ -291,7 +302,8 @@ def _download_refusal(download: bool | None) -> str | None:
     return None
 
 
-def _load_torchvision(key: str, root: Path, download: bool | None, split_seed: int) -> _Loaded:
+def _read_torchvision(key: str, root: Path, download: bool | None) -> tuple:
+    """MNIST / Fashion-MNIST through torchvision: (train images, train labels, test images, test labels, classes)."""
     cls = _torchvision_class(key)
     try:
         # Never let torchvision reach for the network on the first try.
@@ -303,27 +315,126 @@ def _load_torchvision(key: str, root: Path, download: bool | None, split_seed: i
         try:
             train_set, test_set = cls(root, train=True, download=True), cls(root, train=False, download=True)
         except Exception as error:  # URLError, OSError, RuntimeError, a failed checksum...
-            # torchvision lists every mirror it tried; the last line holds the underlying cause.
-            last_line = (str(error).strip().splitlines() or [""])[-1]
-            reason = f"downloading them failed ({type(error).__name__}: {last_line})"
-            # `from None`: the long urllib traceback would only bury the message below.
-            raise DatasetUnavailableError(_unavailable_message(key, root, reason)) from None
+            raise DatasetUnavailableError(_unavailable_message(key, root, _download_failure(error))) from None
+    return (*_as_tensors(train_set), *_as_tensors(test_set), list(train_set.classes))
 
-    train_images, train_labels = _as_tensors(train_set)
-    test_images, test_labels = _as_tensors(test_set)
+
+def _download_failure(error: Exception) -> str:
+    # torchvision lists every mirror it tried; the last line holds the underlying cause.
+    last_line = (str(error).strip().splitlines() or [""])[-1]
+    return f"downloading them failed ({type(error).__name__}: {last_line})"
+
+
+def _read_cifar10(root: Path, download: bool | None) -> tuple:
+    """CIFAR-10's python batches, read here (torchvision would insist on the real files' md5 sums).
+
+    Missing files are downloaded with torchvision (which checks the archive) when that is allowed."""
+    source = _file_source("cifar10", root)
+    if not source.present():
+        refusal = _download_refusal(download)
+        if refusal is not None:
+            raise DatasetUnavailableError(_unavailable_message("cifar10", root, refusal))
+        try:  # downloads cifar-10-python.tar.gz, checks it and extracts the batches
+            _torchvision_class("cifar10")(root, train=True, download=True)
+        except Exception as error:
+            raise DatasetUnavailableError(_unavailable_message("cifar10", root, _download_failure(error))) from None
+    names = source.files
+    train = [read_cifar10_batch(source.folder / name) for name in names if name.startswith("data_batch")]
+    test_images, test_labels = read_cifar10_batch(source.folder / "test_batch")
+    classes = _read_cifar10_classes(source.folder / "batches.meta")
+    return (torch.cat([x for x, _ in train]), torch.cat([y for _, y in train]), test_images, test_labels, classes)
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, strings and numpy arrays, and nothing else: a pickle can name any Python
+    callable, and a data file has no business running code."""
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+               ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a CIFAR-10 batch never does")
+        return super().find_class(module, name)  # numpy.core (NumPy 1, the real files) still resolves in NumPy 2
+
+
+def _unpickle(path: Path) -> object:
+    try:
+        with open(path, "rb") as file:
+            # The official files are Python 2 pickles: latin1 turns their byte strings into str keys.
+            return _ArrayUnpickler(file, encoding="latin1").load()
+    except Exception as error:
+        raise ValueError(f"{path} is not a readable CIFAR-10 python file ({type(error).__name__}: {error}). "
+                         "Extract cifar-10-python.tar.gz again, or delete the folder to download it anew.") from None
+
+
+def _field(content: dict, key: str):
+    return content[key] if key in content else content.get(key.encode())
+
+
+def read_cifar10_batch(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batch file of CIFAR-10's python version: (N, 3, 32, 32) uint8 images and (N,) int64 labels.
+
+    A batch is a pickled dict whose ``data`` is an (N, 3072) uint8 array, each row the red, green and
+    blue 32x32 planes row by row, and whose ``labels`` are N integers in 0..9. A file that is not that
+    raises ``ValueError`` naming the file and what is wrong with it.
+    """
+    path = Path(path)
+    content = _unpickle(path)
+    problem = None
+    if not isinstance(content, dict) or _field(content, "data") is None or _field(content, "labels") is None:
+        problem = "it is not a dict with 'data' and 'labels'"
+    else:
+        images, labels = _field(content, "data"), np.asarray(_field(content, "labels"))
+        if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != 3072:
+            problem = (f"'data' must be an (N, 3072) uint8 array, got "
+                       f"{getattr(images, 'shape', type(images).__name__)} {getattr(images, 'dtype', '')}".rstrip())
+        elif labels.shape != (len(images),) or (len(labels) and (labels.dtype.kind not in "iu" or labels.min() < 0
+                                                                  or labels.max() > 9)):
+            problem = f"'labels' must be {len(images)} integers in 0..9, got shape {labels.shape} ({labels.dtype})"
+    if problem is not None:
+        raise ValueError(f"{path} is not a CIFAR-10 python batch: {problem}. Extract cifar-10-python.tar.gz "
+                         "again, or delete the folder to download it anew.")
+    x = torch.from_numpy(np.ascontiguousarray(images)).view(-1, 3, 32, 32)
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+def _read_cifar10_classes(path: Path) -> list[str]:
+    content = _unpickle(path)
+    names = _field(content, "label_names") if isinstance(content, dict) else None
+    if not isinstance(names, list) or len(names) != 10:
+        raise ValueError(f"{path} is not CIFAR-10's batches.meta: it needs 'label_names', a list of 10 names.")
+    return [name.decode() if isinstance(name, bytes) else str(name) for name in names]
+
+
+def _validation_size(key: str, official_train: int, root: Path) -> int:
+    """VALIDATION_SIZE, or a tenth of a training set too small for it (see SMALL_SET_MIN_VALIDATION)."""
+    if official_train > VALIDATION_SIZE:
+        return VALIDATION_SIZE
+    if official_train // 10 >= SMALL_SET_MIN_VALIDATION:
+        warnings.warn(f"{key}: the training set in {root} has only {official_train} images; holding out a tenth "
+                      f"({official_train // 10}) for validation instead of {VALIDATION_SIZE}.", stacklevel=4)
+        return official_train // 10
+    raise ValueError(
+        f"{key}: the training set has {official_train} images, too few to hold out "
+        f"{VALIDATION_SIZE} for validation; are the files in {root} complete?"
+    )
+
+
+def _load_torchvision(key: str, root: Path, download: bool | None, split_seed: int) -> _Loaded:
+    if key == "cifar10":
+        train_images, train_labels, test_images, test_labels, classes = _read_cifar10(root, download)
+    else:
+        train_images, train_labels, test_images, test_labels, classes = _read_torchvision(key, root, download)
     official_train = len(train_labels)
-    if official_train <= VALIDATION_SIZE:
-        raise ValueError(
-            f"{key}: the training set has {official_train} images, too few to hold out "
-            f"{VALIDATION_SIZE} for validation; are the files in {root} complete?"
-        )
+    validation = _validation_size(key, official_train, root)
     # Validation: a seeded random part of the official training set; test: the official test set.
     order = torch.randperm(official_train, generator=torch.Generator().manual_seed(split_seed))
-    val_idx, train_idx = order[:VALIDATION_SIZE], order[VALIDATION_SIZE:]
+    val_idx, train_idx = order[:validation], order[validation:]
     test_idx = torch.arange(len(test_labels)) + official_train
     images = torch.cat([train_images, test_images])
     labels = torch.cat([train_labels, test_labels])
-    return images, labels, train_idx, val_idx, test_idx, list(train_set.classes)
+    return images, labels, train_idx, val_idx, test_idx, list(classes)
 
 
 def _as_tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -375,15 +486,18 @@ def iterate_batches(
     shuffle: bool = True,
     generator: torch.Generator | None = None,
     augment: bool = False,
+    cutout: int = 0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(x, y)`` batches covering the split once (one epoch), the last one possibly smaller.
 
     With ``shuffle`` the order is a random permutation drawn on the split's device from
     ``generator`` (or PyTorch's global generator), so a seeded generator repeats the order.
-    With ``augment`` each batch goes through :func:`augment_batch`.
+    With ``augment`` each batch goes through :func:`augment_batch` (crop and flip); with
+    ``cutout`` > 0 each image then loses a ``cutout`` x ``cutout`` square (:func:`cutout`).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    _check_cutout(cutout)
     device = split.x.device
     _check_generator(generator, device)
     order = torch.randperm(len(split), generator=generator, device=device) if shuffle else None
@@ -395,6 +509,8 @@ def iterate_batches(
             x, y = split.x[chosen], split.y[chosen]
         if augment:
             x = augment_batch(x, generator)
+        if cutout:
+            x = _apply_cutout(x, cutout, generator)
         yield x, y
 
 
@@ -423,3 +539,35 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator | None = None, pad
     # gather picks, for every image, its own rows (dim 2) and then its own columns (dim 3).
     out = padded.gather(2, rows[:, None, :, None].expand(n, c, h, w + 2 * padding))
     return out.gather(3, cols[:, None, None, :].expand(n, c, h, w))
+
+
+def _check_cutout(size: int) -> None:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
+        raise ValueError(f"cutout is the side of the square in pixels (0: no cutout), got {size!r}.")
+
+
+def cutout(x: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Cutout (DeVries & Taylor, 2017): zero one ``size`` x ``size`` square of every image.
+
+    Each image draws its own centre uniformly over all its pixels; the square covers rows
+    ``cy - size // 2`` to ``cy - size // 2 + size - 1`` (columns likewise) and is clipped at the
+    borders, so a square near an edge zeroes less (the paper's choice: patches may lie partly
+    outside). The images are normalised, so zero is the mean colour. Every channel of the square is
+    zeroed. Vectorised on ``x``'s device; ``generator`` (on that device) makes it repeatable.
+    Returns a new tensor; ``x`` is left as it was.
+    """
+    _check_cutout(size)
+    _check_generator(generator, x.device)
+    n, _, h, w = x.shape
+    device = x.device
+    top = torch.randint(0, h, (n,), generator=generator, device=device) - size // 2
+    left = torch.randint(0, w, (n,), generator=generator, device=device) - size // 2
+    rows = torch.arange(h, device=device)
+    cols = torch.arange(w, device=device)
+    inside_rows = (rows >= top[:, None]) & (rows < top[:, None] + size)  # (n, h)
+    inside_cols = (cols >= left[:, None]) & (cols < left[:, None] + size)  # (n, w)
+    inside = inside_rows[:, :, None] & inside_cols[:, None, :]  # (n, h, w)
+    return torch.where(inside[:, None], torch.zeros((), dtype=x.dtype, device=device), x)
+
+
+_apply_cutout = cutout  # for iterate_batches, whose argument of that name hides the function
