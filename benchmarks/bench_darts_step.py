@@ -11,7 +11,8 @@ validation batch, then a weight step on a training batch. Two versions of the sa
     ``zero_grad``, ``backward``, gradient clipping at norm 5 and an SGD step.
 (b) **library**: ``Supernet`` (parameter-free operations computed once per node, ``none`` skipped)
     stepped by ``nascourse.relaxation.search.search_step`` (the architecture step asks autograd for
-    alpha's gradient only).
+    alpha's gradient only), with ``fast=False`` so that on CUDA both run in float32 as well: this script
+    compares the supernets; ``benchmarks/bench_steps.py`` measures the fast path (bfloat16, fused).
 
 Setting: C = 8, 5 cells, 4 nodes, 16x16 single-channel random images, batch 64, 10 classes, float32.
 The two are timed interleaved (a, b, a, b, ... one step each per round, after one untimed warm-up
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if name == "literal":
             literal_step(model, train_batch, val_batch, weight_optimizer, arch_optimizer)
         else:
-            search_step(model, train_batch, val_batch, weight_optimizer, arch_optimizer, order=1)
+            search_step(model, train_batch, val_batch, weight_optimizer, arch_optimizer, order=1, fast=False)
         _synchronize(device)
         return time.perf_counter() - started
 

@@ -6,13 +6,18 @@ accuracy on the validation set (survey Sec. 2). ``train`` does exactly that for 
 early, extrapolate curves, or compare budgets with the same records.
 
 The recipe is the common one of NAS papers: SGD with Nesterov momentum, cosine-annealed
-learning rate, weight decay, gradient-norm clipping. On CUDA it runs in bfloat16 autocast
-with channels-last tensors; the loss is summed on the device and read once per epoch, so
-the inner loop never waits for the host.
+learning rate, weight decay, gradient-norm clipping. The loss is summed on the device and read
+once per epoch, so the inner loop never waits for the host.
+
+``fast=True`` (the default) takes the fast path of ``fast_path``: on CUDA, bfloat16 autocast,
+channels-last tensors and fused optimisers; on the CPU nothing changes, so a CPU result is the
+same with and without it. ``fast=False`` is the plain eager float32 baseline the benchmarks
+(``benchmarks/bench_steps.py``) measure the fast path against.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,7 +29,7 @@ from torch import nn
 
 from .data import DatasetSplits, Split, iterate_batches
 
-__all__ = ["EpochRecord", "TrainingResult", "train", "accuracy", "count_parameters"]
+__all__ = ["EpochRecord", "TrainingResult", "FastPath", "fast_path", "train", "accuracy", "count_parameters"]
 
 
 @dataclass
@@ -66,25 +71,60 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def _autocast(device: torch.device):
-    # bfloat16 keeps float32's range, so no loss scaling is needed; only CUDA gains from it here.
-    return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+@dataclass(frozen=True)
+class FastPath:
+    """What the fast path turns on (``fast_path`` chooses per device); all off is plain eager float32."""
+
+    autocast: bool = False  # forward passes in bfloat16 autocast (parameters, gradients, optimiser state stay fp32)
+    channels_last: bool = False  # 4-D parameters and input batches in channels-last (NHWC) memory layout
+    fused: bool = False  # fused optimiser kernels (one launch per step instead of one per parameter group)
+
+    def optimizer_options(self) -> dict:
+        """Keyword arguments for ``torch.optim.SGD`` / ``Adam``: ``fused=True`` or nothing (the default)."""
+        return {"fused": True} if self.fused else {}
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """An input batch in the path's layout; only 4-D image batches have a channels-last layout."""
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+
+    def autocast_region(self, device: torch.device | str):
+        """The autocast region of a forward pass on ``device``: bfloat16 when ``autocast`` is on, else a no-op."""
+        if not self.autocast:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        """Convert the model's 4-D parameters and buffers to channels-last (others are left as they are)."""
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
 
 
-def _prepare_inputs(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+def fast_path(device: torch.device | str, fast: bool = True) -> FastPath:
+    """The fast path for ``device``: everything on CUDA; nothing on the CPU or elsewhere, or when ``fast`` is False.
+
+    bfloat16 keeps float32's exponent range, so no loss scaling is needed. On the CPU the fast path
+    is deliberately empty: bfloat16 autocast there made a DARTS search step 1.7x slower even on the
+    course's AMX-capable 2-core CPU (benchmarks/RESULTS.md) and would change the numbers every notebook
+    quotes; a fused CPU SGD saves 17 ms of a 4 s search step (0.4 %); and the DARTS supernet
+    already runs channels-last on the CPU by itself (``Supernet.channels_last_on_cpu``).
+    """
+    if fast and torch.device(device).type == "cuda":
+        return FastPath(autocast=True, channels_last=True, fused=True)
+    return FastPath()
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, split: Split, batch_size: int = 1024) -> float:
-    """Fraction of ``split`` that ``model`` classifies correctly (eval mode; the model's mode is restored)."""
+def accuracy(model: nn.Module, split: Split, batch_size: int = 1024, fast: bool = True) -> float:
+    """Fraction of ``split`` that ``model`` classifies correctly (eval mode; the model's mode is restored).
+
+    ``fast``: bfloat16 autocast and channels-last inputs on CUDA (see ``fast_path``)."""
     was_training = model.training
     model.eval()
     device = split.x.device
+    path = fast_path(device, fast)
     correct = torch.zeros((), dtype=torch.long, device=device)
     for x, y in iterate_batches(split, batch_size, shuffle=False):
-        with _autocast(device):
-            logits = model(_prepare_inputs(x, device))
+        with path.autocast_region(device):
+            logits = model(path.prepare(x))
         correct += (logits.argmax(dim=1) == y).sum()
     model.train(was_training)
     return correct.item() / max(len(split), 1)
@@ -104,6 +144,7 @@ def train(
     progress: bool = False,
     loss_function: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    fast: bool = True,
 ) -> TrainingResult:
     """Train ``model`` on ``train_split`` (default: the training split) for ``epochs`` epochs.
 
@@ -116,6 +157,7 @@ def train(
     the teacher's logits on the same images ``x``. ``clock`` measures the training seconds:
     wall time by default; the tabular benchmark passes ``time.process_time`` (CPU time of a
     one-thread worker), which does not grow when other programs share the machine.
+    ``fast`` takes the fast path of ``fast_path`` (CUDA only; ``False``: the eager float32 baseline).
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
@@ -124,13 +166,13 @@ def train(
     train_split = data.train if train_split is None else train_split
     eval_split = data.val if eval_split is None else eval_split
     device = train_split.x.device
-    model.to(device)
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
+    path = fast_path(device, fast)
+    path.prepare_model(model.to(device))
 
     steps_per_epoch = math.ceil(len(train_split) / batch_size)
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=learning_rate, momentum=0.9, nesterov=True, weight_decay=weight_decay
+        model.parameters(), lr=learning_rate, momentum=0.9, nesterov=True, weight_decay=weight_decay,
+        **path.optimizer_options(),
     )
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -147,8 +189,8 @@ def train(
         model.train()
         loss_sum = torch.zeros((), device=device)
         for x, y in iterate_batches(train_split, batch_size, shuffle=True, generator=generator, augment=data.augment):
-            with _autocast(device):
-                x = _prepare_inputs(x, device)
+            with path.autocast_region(device):
+                x = path.prepare(x)
                 logits = model(x)
                 loss = F.cross_entropy(logits, y) if loss_function is None else loss_function(logits, x, y)
             optimizer.zero_grad(set_to_none=True)
@@ -163,8 +205,8 @@ def train(
             break
         seconds = clock() - start - evaluation_seconds  # training time; measuring is not training
         evaluation_start = clock()
-        test = accuracy(model, test_split) if test_split is not None else None
-        result.curve.append(EpochRecord(epoch, mean_loss, accuracy(model, eval_split), seconds, test))
+        test = accuracy(model, test_split, fast=fast) if test_split is not None else None
+        result.curve.append(EpochRecord(epoch, mean_loss, accuracy(model, eval_split, fast=fast), seconds, test))
         evaluation_seconds += clock() - evaluation_start
     result.seconds = clock() - start - evaluation_seconds
     return result

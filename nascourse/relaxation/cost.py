@@ -17,6 +17,10 @@ temporaries.
   a tensor's memory as a signed event; the running sum of those events in time order is the memory
   live above the start, and its maximum is the peak. (The timed steps run without the profiler.)
 * Elsewhere (e.g. MPS) ``peak_memory_bytes`` is ``None``.
+
+``step_peak_bytes`` is that measurement for any step (``benchmarks/bench_steps.py`` uses it for the
+final-architecture training step too). ``fast`` selects the fast path of ``nascourse.train.fast_path``
+(on CUDA: bfloat16 autocast, channels-last, fused optimisers; on the CPU nothing changes).
 """
 
 from __future__ import annotations
@@ -24,13 +28,15 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
 
-from .search import SearchConfig, search_step
+from ..train import fast_path
+from .search import SearchConfig, search_optimizers, search_step
 
-__all__ = ["StepCost", "step_cost"]
+__all__ = ["StepCost", "step_cost", "step_peak_bytes"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -65,15 +71,32 @@ def _cpu_peak_bytes(run_step) -> int:
     return peak
 
 
+def step_peak_bytes(run_step: Callable[[], object], device: torch.device | str) -> int | None:
+    """The working memory of one call of ``run_step()`` on ``device``: the peak of the bytes allocated during
+    it above what was allocated when it began (CUDA: allocator statistics; CPU: profiler memory events;
+    ``None`` elsewhere). Release the gradients first (``zero_grad(set_to_none=True)``) so that they count."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        _synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        run_step()
+        _synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    if device.type == "cpu":
+        return _cpu_peak_bytes(run_step)
+    return None
+
+
 def step_cost(model: nn.Module, train_batch: Batch, val_batch: Batch, steps: int = 3, order: int = 1,
-              warmup: int = 1) -> StepCost:
+              warmup: int = 1, fast: bool = True) -> StepCost:
     """Time ``steps`` search steps of (a copy of) ``model`` after ``warmup`` untimed ones; measure memory.
 
     ``model``: a ``Supernet`` or ``Cell201Supernet`` on the device of the batches; ``train_batch`` and
     ``val_batch``: (images (B, C, H, W), labels (B,)). ``order`` 1 or 2 picks the architecture
     gradient. The optimisers are those of ``relaxation_search`` with DARTS's settings (SGD with momentum
     for the weights, Adam for alpha); the second-order virtual step uses the initial weight learning
-    rate as xi.
+    rate as xi. ``fast``: the fast path (see the module's docstring); the copy is converted to its layout.
     """
     if steps < 1 or warmup < 0:
         raise ValueError(f"steps must be >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}.")
@@ -81,16 +104,14 @@ def step_cost(model: nn.Module, train_batch: Batch, val_batch: Batch, steps: int
         raise ValueError(f"order must be 1 or 2, got {order!r}.")
     model = copy.deepcopy(model)  # the steps train it: leave the caller's supernet as it was
     model.train()
-    config = SearchConfig(order=order)
-    weight_optimizer = torch.optim.SGD(model.weight_parameters(), lr=config.weight_lr, momentum=config.momentum,
-                                       weight_decay=config.weight_decay)
-    arch_optimizer = torch.optim.Adam(model.arch_parameters(), lr=config.arch_lr, betas=(0.5, 0.999),
-                                      weight_decay=config.arch_weight_decay)
     device = next(model.parameters()).device
+    fast_path(device, fast).prepare_model(model)
+    config = SearchConfig(order=order)
+    weight_optimizer, arch_optimizer = search_optimizers(model, config, fast)
 
     def run_step() -> None:
         search_step(model, train_batch, val_batch, weight_optimizer, arch_optimizer, order=order,
-                    xi=config.weight_lr, grad_clip=config.grad_clip)
+                    xi=config.weight_lr, grad_clip=config.grad_clip, fast=fast)
 
     for _ in range(warmup):  # first calls allocate optimiser state and warm up kernels: not timed
         run_step()
@@ -105,16 +126,6 @@ def step_cost(model: nn.Module, train_batch: Batch, val_batch: Batch, steps: int
     # inside the profiled step but allocated before it would be an untracked free on the CPU.
     weight_optimizer.zero_grad(set_to_none=True)
     arch_optimizer.zero_grad(set_to_none=True)
-    peak: int | None
-    if device.type == "cuda":
-        before = torch.cuda.memory_allocated(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        run_step()
-        _synchronize(device)
-        peak = torch.cuda.max_memory_allocated(device) - before
-    elif device.type == "cpu":
-        peak = _cpu_peak_bytes(run_step)
-    else:
-        peak = None
+    peak = step_peak_bytes(run_step, device)
     method = f"{getattr(model, 'method', type(model).__name__)}, order {order}"
     return StepCost(method=method, seconds_per_step=seconds, peak_memory_bytes=peak, device=str(device))

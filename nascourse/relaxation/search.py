@@ -20,6 +20,17 @@ the final cell may hold at most ``max_skips`` skip connections.
 With ``checkpoint`` the loop saves everything it needs after every epoch (written to a temporary
 file, then renamed, so a crash never leaves half a file); ``resume=True`` continues from that file
 and, on the CPU with the same seed, ends exactly where an uninterrupted search would.
+
+``fast=True`` (the default) takes ``nascourse.train.fast_path``: on CUDA the forward passes of both
+steps run in bfloat16 autocast on channels-last tensors and the optimisers are fused; alpha, its
+softmax (the mixing weights), the losses and every gradient stay float32. Nothing in the inner loop
+reads a value back to the host: losses and hits are summed on the device and read once per epoch.
+(GDAS is the exception by design: its sampled path decides which operations run, so every forward
+pass reads the sampled indices once.) On the CPU ``fast`` changes nothing, so a CPU search gives the
+same numbers either way. ``fast=False`` is the plain eager float32 baseline of the same code.
+Neither ``torch.compile`` nor CUDA graphs are used: GDAS's path changes every step (a recompilation
+or a new graph per path) and the supernet's Python-side sharing of parameter-free operations breaks
+graphs; without a GPU to measure on, their benefit could not be shown.
 """
 
 from __future__ import annotations
@@ -35,12 +46,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import DatasetSplits, Split, iterate_batches
-from ..train import accuracy
+from ..train import FastPath, accuracy, fast_path
 from .bilevel import first_order_gradient, second_order_gradient
 from .supernet import Supernet
 
 __all__ = ["SearchConfig", "EpochSnapshot", "RelaxationResult", "CheckpointError", "split_for_search",
-           "search_step", "relaxation_search", "pdarts_search", "prune_operations"]
+           "search_optimizers", "search_step", "relaxation_search", "pdarts_search", "prune_operations"]
 
 CHECKPOINT_FORMAT = "nascourse-relaxation/1"
 
@@ -166,49 +177,110 @@ def _load_checkpoint(path: Path, identity: dict) -> dict:
     return state
 
 
+def search_optimizers(model: nn.Module, config: SearchConfig,
+                      fast: bool = True) -> tuple[torch.optim.SGD, torch.optim.Adam]:
+    """DARTS's two optimisers: SGD with momentum for the weights, Adam for alpha (fused on the fast path)."""
+    options = fast_path(next(model.parameters()).device, fast).optimizer_options()
+    weight_optimizer = torch.optim.SGD(model.weight_parameters(), lr=config.weight_lr, momentum=config.momentum,
+                                       weight_decay=config.weight_decay, **options)
+    arch_optimizer = torch.optim.Adam(model.arch_parameters(), lr=config.arch_lr, betas=(0.5, 0.999),
+                                      weight_decay=config.arch_weight_decay, **options)
+    return weight_optimizer, arch_optimizer
+
+
+class _AutocastForward:
+    """The supernet seen by the architecture gradient on the fast path: each forward pass in its own bfloat16
+    autocast region, logits returned in float32, so the losses and the backward passes stay outside autocast.
+
+    One region per forward pass matters for the second-order gradient: it changes the weights in place
+    between passes, and autocast caches its bfloat16 copies of the weights until its region ends.
+    """
+
+    def __init__(self, model: nn.Module, path: FastPath):
+        self.model, self.path = model, path
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with self.path.autocast_region(x.device):
+            return self.model(x).float()
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return self.model.arch_parameters()
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        return self.model.weight_parameters()
+
+
 def search_step(model: nn.Module, train_batch: tuple[torch.Tensor, torch.Tensor],
                 val_batch: tuple[torch.Tensor, torch.Tensor], weight_optimizer: torch.optim.Optimizer,
                 arch_optimizer: torch.optim.Optimizer, order: int = 1, xi: float = 0.0, grad_clip: float = 5.0,
-                update_alpha: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """One step of DARTS's Algorithm 1. Returns the weight step's loss (detached) and logits.
+                update_alpha: bool = True, fast: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of DARTS's Algorithm 1. Returns the weight step's loss (detached, float32, on the device)
+    and logits; nothing is read back to the host (except GDAS's sampled path, see the module's docstring).
 
     1. the architecture step on a batch of the alpha half (first or second order);
     2. the weight step on a batch of the weight half.
+
+    ``fast``: on CUDA the batches go channels-last and both steps' forward passes run in bfloat16 autocast
+    (``nascourse.train.fast_path``); the model's layout and the optimisers are the caller's choice
+    (``relaxation_search`` converts the model and builds fused optimisers). On the CPU it changes nothing.
     """
+    path: FastPath = fast_path(train_batch[0].device, fast)
+    train_batch = (path.prepare(train_batch[0]), train_batch[1])
+    val_batch = (path.prepare(val_batch[0]), val_batch[1])
     alphas, weights = model.arch_parameters(), model.weight_parameters()
     if update_alpha:
+        network = _AutocastForward(model, path) if path.autocast else model
         if order == 2:
-            grads = second_order_gradient(model, train_batch, val_batch, xi)
+            grads = second_order_gradient(network, train_batch, val_batch, xi)
         else:
-            grads = first_order_gradient(model, val_batch)
+            grads = first_order_gradient(network, val_batch)
         for alpha, grad in zip(alphas, grads):
             alpha.grad = grad
         arch_optimizer.step()
     x, y = train_batch
     weight_optimizer.zero_grad(set_to_none=True)
-    logits = model(x)
-    loss = F.cross_entropy(logits, y)
+    with path.autocast_region(x.device):
+        logits = model(x)
+    loss = F.cross_entropy(logits.float(), y)  # float32 loss; .float() is a no-op off the fast path
     loss.backward(inputs=weights)  # alpha's gradient is not needed here: autograd skips it
     nn.utils.clip_grad_norm_(weights, grad_clip)
     weight_optimizer.step()
     return loss.detach(), logits.detach()
 
 
+def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:
+    """Load a saved optimiser state, keeping this run's implementation (fused or not): a checkpoint of a
+    fast CUDA search resumes as a baseline one and vice versa; the state itself is the same.
+
+    State tensors (momentum, Adam's moments) take their parameter's memory layout: a fused kernel
+    refuses a channels-last parameter with a buffer saved by a run whose parameters were not."""
+    groups = [{**group, **{key: current[key] for key in ("fused", "foreach") if key in current}}
+              for group, current in zip(saved["param_groups"], optimizer.param_groups)]
+    optimizer.load_state_dict({**saved, "param_groups": groups})
+    for parameter, state in optimizer.state.items():
+        for key, value in state.items():
+            if torch.is_tensor(value) and value.shape == parameter.shape and value.stride() != parameter.stride():
+                state[key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
+
+
 def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfig, seed: int = 0,
                       checkpoint: str | Path | None = None, resume: bool = False, progress: bool = True,
                       on_epoch: Callable[[EpochSnapshot], Any] | None = None,
-                      max_epochs: int | None = None) -> RelaxationResult:
+                      max_epochs: int | None = None, fast: bool = True) -> RelaxationResult:
     """Search with ``model`` (a ``Supernet`` or ``Cell201Supernet``) on ``data``'s training split.
 
     ``max_epochs`` stops after that many epochs of this call (the checkpoint keeps the rest for a
-    later ``resume``); ``on_epoch`` is called with each new snapshot.
+    later ``resume``); ``on_epoch`` is called with each new snapshot. ``fast`` (see the module's
+    docstring) is not part of the search's identity: a checkpoint resumes with either setting.
     """
     device = next(model.parameters()).device
-    weights, alphas = model.weight_parameters(), model.arch_parameters()
-    weight_optimizer = torch.optim.SGD(weights, lr=config.weight_lr, momentum=config.momentum,
-                                       weight_decay=config.weight_decay)
+    if data.train.x.device.type != device.type:
+        raise ValueError(f"The supernet is on {device} but the data is on {data.train.x.device}; move one of them "
+                         f"(e.g. load_dataset(..., device='{device}') or model.to('{data.train.x.device}')).")
+    path = fast_path(device, fast)
+    path.prepare_model(model)
+    weight_optimizer, arch_optimizer = search_optimizers(model, config, fast)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(weight_optimizer, config.epochs, eta_min=config.weight_lr_min)
-    arch_optimizer = torch.optim.Adam(alphas, lr=config.arch_lr, betas=(0.5, 0.999), weight_decay=config.arch_weight_decay)
     weight_half, alpha_half = split_for_search(data.train, seed)
     # On a CPU, count CPU time of this process, as the benchmark counts its training seconds: a search and a
     # table lookup then spend the same unit, whatever else the machine is doing. On a GPU, wall time.
@@ -221,11 +293,13 @@ def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfi
     if resume and checkpoint is not None and checkpoint.exists():
         state = _load_checkpoint(checkpoint, identity)
         model.load_state_dict(state["model"])
-        weight_optimizer.load_state_dict(state["weight_optimizer"])
-        arch_optimizer.load_state_dict(state["arch_optimizer"])
+        _load_optimizer(weight_optimizer, state["weight_optimizer"])
+        _load_optimizer(arch_optimizer, state["arch_optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and "cuda_rng" in state:  # GDAS's noise and P-DARTS's dropout draw from it
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
         result.snapshots = [EpochSnapshot(**snapshot) for snapshot in state["snapshots"]]
         result.seconds = state["seconds"]
 
@@ -247,23 +321,26 @@ def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfi
                 module.skip_dropout = skip_dropout
         update_alpha = epoch >= config.warmup_epochs
         xi = scheduler.get_last_lr()[0]  # DARTS takes the virtual step with the current weight learning rate
-        totals = torch.zeros(3, device=device)  # loss sum, correct, examples: read once per epoch, not per step
+        # loss sum and hits stay on the device and are read once per epoch; the example count is the host's
+        # own (a tensor made from it every step would be a host-to-device copy, and a synchronisation, per step)
+        totals = torch.zeros(2, device=device)
+        count = 0
         batches = zip(iterate_batches(weight_half, config.batch_size, generator=generator, augment=data.augment),
                       iterate_batches(alpha_half, config.batch_size, generator=generator, augment=data.augment))
         for train_batch, val_batch in batches:
             loss, logits = search_step(model, train_batch, val_batch, weight_optimizer, arch_optimizer,
                                        order=config.order, xi=xi, grad_clip=config.grad_clip,
-                                       update_alpha=update_alpha)
+                                       update_alpha=update_alpha, fast=fast)
             y = train_batch[1]
             with torch.no_grad():
-                totals += torch.stack([loss * len(y), (logits.argmax(1) == y).sum().float(),
-                                       torch.tensor(float(len(y)), device=device)])
+                totals += torch.stack([loss * len(y), (logits.argmax(1) == y).sum().float()])
+            count += len(y)
         scheduler.step()
-        loss_sum, correct, count = totals.tolist()
+        loss_sum, correct = totals.tolist()
         result.seconds += clock() - started
         snapshot = EpochSnapshot(
             epoch=epoch + 1, train_loss=loss_sum / count, train_accuracy=correct / count,
-            val_accuracy=accuracy(model, alpha_half), seconds=result.seconds,
+            val_accuracy=accuracy(model, alpha_half, fast=fast), seconds=result.seconds,
             architecture=_derive(model, config), strengths=_snapshot_strengths(model),
             temperature=model.temperature,
         )
@@ -275,6 +352,7 @@ def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfi
                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
                 "torch_rng": torch.get_rng_state(), "snapshots": [asdict(s) for s in result.snapshots],
                 "seconds": result.seconds,
+                **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
             }, checkpoint)
         if on_epoch is not None:
             on_epoch(snapshot)
@@ -295,7 +373,8 @@ def prune_operations(strengths: torch.Tensor, edge_operations: Sequence[Sequence
 def pdarts_search(data: DatasetSplits, stages: Sequence[tuple[int, int, float]], config: SearchConfig,
                   channels: int = 16, seed: int = 0, max_skips: int = 2, progress: bool = True,
                   device: torch.device | str = "cpu", checkpoint_dir: str | Path | None = None,
-                  on_epoch: Callable[[EpochSnapshot, int], Any] | None = None) -> list[tuple[Supernet, RelaxationResult]]:
+                  on_epoch: Callable[[EpochSnapshot, int], Any] | None = None,
+                  fast: bool = True) -> list[tuple[Supernet, RelaxationResult]]:
     """P-DARTS: one search per stage ``(cells, operations per edge, skip dropout)``, e.g. the paper's
     ``[(5, 8, 0.0), (11, 5, 0.4), (17, 3, 0.7)]``. Each stage builds a deeper supernet from scratch with
     the operations the previous stage kept; the last stage's cell is derived with at most ``max_skips``
@@ -303,7 +382,8 @@ def pdarts_search(data: DatasetSplits, stages: Sequence[tuple[int, int, float]],
 
     With ``checkpoint_dir`` stage k checkpoints to ``checkpoint-stage{k}.pt`` there and an interrupted run,
     started again, skips the finished stages' epochs and continues inside the interrupted one.
-    ``on_epoch(snapshot, stage)`` is called after every epoch (stages count from 1)."""
+    ``on_epoch(snapshot, stage)`` is called after every epoch (stages count from 1). ``fast``: as in
+    ``relaxation_search``."""
     if not stages or any(keep < 2 for _, keep, _ in stages):
         # checked up front: with 'none' alone on an edge, Eq. 5 fails only after the stage has been searched
         raise ValueError(f"P-DARTS needs at least one stage, each keeping 'none' and at least one other operation "
@@ -330,6 +410,7 @@ def pdarts_search(data: DatasetSplits, stages: Sequence[tuple[int, int, float]],
             checkpoint = None if checkpoint_dir is None else Path(checkpoint_dir) / f"checkpoint-stage{index + 1}.pt"
             result = relaxation_search(
                 model, data, stage_config, seed=seed, progress=progress, checkpoint=checkpoint, resume=True,
+                fast=fast,
                 on_epoch=None if on_epoch is None else (lambda snapshot, stage=index + 1: on_epoch(snapshot, stage)))
         stages_done.append((model, result))
     return stages_done
