@@ -58,6 +58,8 @@ def doctor(data_root: str | None) -> int:
     print(f"python        {platform.python_version()} ({sys.executable})")
     for name in PACKAGES:
         print(f"{name:<13} {_version(name)}")
+    ray = _version("ray")  # optional: parallel evaluation (pip install -e ".[ray]")
+    print(f"{'ray':<13} " + ('not installed (optional: pip install -e ".[ray]")' if ray == "MISSING" else ray))
     problems = []
     try:
         profile = get_profile()

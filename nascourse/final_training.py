@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import DatasetSplits, iterate_batches
-from .relaxation.search import CheckpointError, _save_atomically
+from .relaxation.search import CheckpointError, save_atomically
 from .spaces.darts_cell import CellNetwork, Genotype, Skeleton
 from .train import accuracy
 
@@ -299,7 +299,7 @@ def train_final(genotype: Genotype | str, data: DatasetSplits, config: FinalTrai
                      "curve": [asdict(r) for r in result.curve], "seconds": result.seconds}
             if device.type == "cuda":
                 state["cuda_rng"] = torch.cuda.get_rng_state(device)
-            _save_atomically(state, checkpoint)
+            save_atomically(state, checkpoint)
         if progress:
             epochs.set_postfix(loss=f"{mean_loss:.3f}", test=f"{record.test_accuracy:.3f}")
         if on_epoch is not None:

@@ -150,7 +150,7 @@ def _derive(model: nn.Module, config: SearchConfig) -> str:
     return str(model.derive(max_skips=config.max_skips))
 
 
-def _save_atomically(state: dict, path: Path) -> None:
+def save_atomically(state: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
     torch.save(state, temporary)
@@ -346,7 +346,7 @@ def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfi
         )
         result.snapshots.append(snapshot)
         if checkpoint is not None:
-            _save_atomically({
+            save_atomically({
                 "format": CHECKPOINT_FORMAT, "identity": identity, "model": model.state_dict(),
                 "weight_optimizer": weight_optimizer.state_dict(), "arch_optimizer": arch_optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
