@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import DatasetSplits, iterate_batches
-from .relaxation.search import CheckpointError, save_atomically
+from .checkpoints import CheckpointError, load_checkpoint, save_atomically
 from .spaces.darts_cell import CellNetwork, Genotype, Skeleton
 from .train import accuracy
 
@@ -206,22 +206,7 @@ def build_final_network(genotype: Genotype | str, input_shape: tuple[int, int, i
 
 
 def _load_checkpoint(path: Path, identity: dict) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a truncated or foreign file: say which and what to do
-        raise CheckpointError(
-            f"Cannot read the checkpoint {path}: {type(error).__name__}: {error}. The file is corrupt or not a "
-            "nascourse checkpoint; delete it (or choose another run folder) to start the training afresh."
-        ) from None
-    found = state.get("format") if isinstance(state, dict) else type(state).__name__
-    if found != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a nascourse final-training checkpoint (format {found!r}, expected "
-                              f"{CHECKPOINT_FORMAT!r}); choose another run folder.")
-    if state["identity"] != identity:
-        differences = {k: (state["identity"].get(k), v) for k, v in identity.items() if state["identity"].get(k) != v}
-        raise CheckpointError(f"The checkpoint {path} belongs to another training; (saved, now) differ in "
-                              f"{differences}. Resume with the same settings, or train in another run folder.")
-    return state
+    return load_checkpoint(path, CHECKPOINT_FORMAT, identity, "final training")
 
 
 def train_final(genotype: Genotype | str, data: DatasetSplits, config: FinalTrainingConfig = FinalTrainingConfig(),

@@ -256,9 +256,9 @@ def test_corrupt_foreign_and_mismatched_checkpoints_are_refused_clearly(uninterr
         train_final(DARTS_V2, digits, TINY, seed=4, checkpoint=corrupt, resume=True, progress=False)
     foreign = tmp_path / "foreign.pt"
     torch.save({"format": "nascourse-relaxation/1", "model": {}}, foreign)
-    with pytest.raises(CheckpointError, match="not a nascourse final-training checkpoint"):
+    with pytest.raises(CheckpointError, match="not a nascourse final training checkpoint"):
         train_final(DARTS_V2, digits, TINY, seed=4, checkpoint=foreign, resume=True, progress=False)
-    with pytest.raises(CheckpointError, match="belongs to another training.*seed"):
+    with pytest.raises(CheckpointError, match="belongs to another final training.*seed"):
         train_final(DARTS_V2, digits, TINY, seed=5, checkpoint=checkpoint, resume=True, progress=False)
 
 

@@ -593,7 +593,7 @@ def test_a_checkpoint_loads_with_weights_only(one_epoch_checkpoint):
 def test_a_truncated_checkpoint_is_refused_clearly(digits, one_epoch_checkpoint):
     data = one_epoch_checkpoint.read_bytes()
     one_epoch_checkpoint.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="corrupt or not a nascourse search checkpoint"):
+    with pytest.raises(CheckpointError, match="corrupt or not a nascourse relaxation search checkpoint"):
         relaxation_search(search_supernet(), digits, FAST, checkpoint=one_epoch_checkpoint, resume=True,
                           progress=False)
 
@@ -601,13 +601,13 @@ def test_a_truncated_checkpoint_is_refused_clearly(digits, one_epoch_checkpoint)
 def test_a_foreign_file_is_refused_clearly(digits, tmp_path):
     path = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(3)}, path)
-    with pytest.raises(CheckpointError, match="not a nascourse relaxation-search checkpoint"):
+    with pytest.raises(CheckpointError, match="not a nascourse relaxation search checkpoint"):
         relaxation_search(search_supernet(), digits, FAST, checkpoint=path, resume=True, progress=False)
 
 
 def test_a_checkpoint_of_another_search_is_refused(digits, one_epoch_checkpoint):
     other = SearchConfig(epochs=4, batch_size=32, arch_lr=3e-3)
-    with pytest.raises(CheckpointError, match="belongs to another search.*config"):
+    with pytest.raises(CheckpointError, match="belongs to another relaxation search.*config"):
         relaxation_search(search_supernet(), digits, other, checkpoint=one_epoch_checkpoint, resume=True,
                           progress=False)
     with pytest.raises(CheckpointError, match="seed"):

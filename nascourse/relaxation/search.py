@@ -35,7 +35,6 @@ graphs; without a GPU to measure on, their benefit could not be shown.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -45,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checkpoints import CheckpointError, load_checkpoint, save_atomically
 from ..data import DatasetSplits, Split, iterate_batches
 from ..train import FastPath, accuracy, fast_path
 from .bilevel import first_order_gradient, second_order_gradient
@@ -121,10 +121,6 @@ class RelaxationResult:
         return [snapshot.architecture for snapshot in self.snapshots]
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint that is unreadable, corrupt, or from another search."""
-
-
 def split_for_search(train: Split, seed: int = 0) -> tuple[Split, Split]:
     """DARTS's split of the training set: a random half for the weights, the other half for alpha."""
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).to(train.x.device)
@@ -150,31 +146,8 @@ def _derive(model: nn.Module, config: SearchConfig) -> str:
     return str(model.derive(max_skips=config.max_skips))
 
 
-def save_atomically(state: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)  # a reader sees the old file or the new one, never half of one
-
-
 def _load_checkpoint(path: Path, identity: dict) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a truncated or foreign file: say which and what to do
-        raise CheckpointError(
-            f"Cannot read the checkpoint {path}: {type(error).__name__}: {error}. The file is corrupt or not a "
-            "nascourse search checkpoint; delete it (or choose another run folder) to start the search afresh."
-        ) from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a nascourse relaxation-search checkpoint (format "
-                              f"{state.get('format') if isinstance(state, dict) else type(state).__name__!r}).")
-    if state["identity"] != identity:
-        differences = {k: (state["identity"].get(k), v) for k, v in identity.items() if state["identity"].get(k) != v}
-        raise CheckpointError(
-            f"The checkpoint {path} belongs to another search; (saved, now) differ in {differences}. "
-            "Resume with the same settings, or start the new search in another run folder."
-        )
-    return state
+    return load_checkpoint(path, CHECKPOINT_FORMAT, identity, "relaxation search")
 
 
 def search_optimizers(model: nn.Module, config: SearchConfig,
