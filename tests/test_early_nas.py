@@ -326,6 +326,8 @@ def test_genet_runs_generations_and_averages_repeated_scores():
     for code, scores in strategy.scores.items():
         assert math.isclose(strategy.fitness(space.decode(code)), sum(scores) / len(scores))
     with pytest.raises(TypeError, match="GeNetSpace"):
+        GeNet(ChainSpace(**CHAIN))
+    with pytest.raises(ValueError, match="power of two"):  # 5 operations: not every bit string is a cell
         GeNet(Cell201Space())
 
 
