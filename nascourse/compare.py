@@ -37,7 +37,7 @@ from .bench.table import Benchmark, BenchmarkEvaluator, win_probability
 from .loop import History
 
 __all__ = ["Run", "returned_on_grid", "bootstrap_interval", "holm", "ComparisonRow", "compare_at", "format_table",
-           "plot_returned", "TABLE_METHODS", "table_job", "relaxation_job", "one_shot_job", "run_jobs"]
+           "plot_returned", "TABLE_METHODS", "table_job", "strategy_run", "relaxation_job", "one_shot_job", "run_jobs"]
 
 
 # ------------------------------------------------------------------------------------------------- runs
@@ -282,7 +282,6 @@ def _digits(path: str | None):
 def table_job(method: str, seed: int, budget: float, bench_path: str | None = None) -> Run:
     """One search by table lookup until it has spent ``budget`` training seconds (the last trial may overshoot)."""
     from .estimation.halving import Hyperband, TableTraining
-    from .loop import run_search
 
     bench = _benchmark(bench_path)
     space = bench.space
@@ -295,9 +294,17 @@ def table_job(method: str, seed: int, budget: float, bench_path: str | None = No
         raise ValueError(f"Unknown table method {method!r}; choose one of {TABLE_METHODS}.")
     # MetaQNN plans its exploration schedule for the number of candidates the budget pays for, on average
     expected = max(10, math.ceil(budget / float(np.nanmean(bench.train_seconds[:, :, -1]))))
+    return strategy_run(method, strategies[method][1](space, expected, seed), bench, seed, budget)
+
+
+def strategy_run(method: str, strategy: Any, bench: Benchmark, seed: int, budget: float) -> Run:
+    """Any ask/tell ``strategy`` on the benchmark's table until it has spent ``budget`` training seconds (the last
+    trial may overshoot); the table's trained seed per lookup is drawn with ``seed``. A strategy of your own
+    enters the comparison through this."""
+    from .loop import run_search
+
     cap = max(10, math.ceil(budget / float(np.nanmin(bench.train_seconds[:, :, -1]))) + 1)  # the budget stops first
-    strategy = strategies[method][1](space, expected, seed)
-    history = run_search(space, strategy, BenchmarkEvaluator(bench, rng_seed=seed), cap, progress=False,
+    history = run_search(bench.space, strategy, BenchmarkEvaluator(bench, rng_seed=seed), cap, progress=False,
                          max_seconds=budget)
     return Run.from_history(method, seed, history)
 

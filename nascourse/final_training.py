@@ -26,18 +26,17 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .data import DatasetSplits, iterate_batches
 from .checkpoints import CheckpointError, load_checkpoint, save_atomically
-from .spaces.darts_cell import CellNetwork, Genotype, Skeleton
-from .train import accuracy
+from .spaces.darts_cell import CellNetwork, Genotype, Skeleton, auxiliary_loss
+from .train import FastPath, accuracy, fast_path
 
 __all__ = ["FinalTrainingConfig", "FINAL_PROFILES", "EpochResult", "FinalTrainingResult", "CheckpointError",
            "build_final_network", "make_optimizer", "training_step", "train_final"]
@@ -94,23 +93,17 @@ FINAL_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-def _channels_last(device: torch.device, fast: bool) -> bool:
-    # Measured on this course's 2-core CPU (one thread, DARTS-V2 cells, auxiliary head): channels-last made
-    # a training step 1.4-1.7x faster (5 cells, C = 8: 8x8 digits 143 -> 98 ms, 32x32 images 413 -> 247 ms;
-    # 8 cells, C = 16 at 32x32: 1120 -> 693 ms). On CUDA it is what bfloat16 convolutions want.
-    return fast and device.type in ("cpu", "cuda")
+def final_fast_path(device: torch.device | str, fast: bool = True) -> FastPath:
+    """``train.fast_path`` (bfloat16 autocast, channels-last, fused SGD on CUDA), plus channels-last on the CPU.
 
-
-def _autocast(device: torch.device, fast: bool) -> bool:
-    # bfloat16 pays only on CUDA: on the CPU it was no faster (and less exact) in the same measurement.
-    return fast and device.type == "cuda"
-
-
-def _fused(device: torch.device, fast: bool) -> bool:
-    # A fused SGD kernel updates every parameter at once: a real gain on CUDA, none measurable on the CPU.
-    from torch.optim.optimizer import _get_fused_kernels_supported_devices
-
-    return fast and device.type == "cuda" and "cuda" in _get_fused_kernels_supported_devices()
+    Measured on this course's 2-core CPU (one thread, DARTS-V2 cells, auxiliary head): channels-last made a
+    training step 1.4-1.7x faster (5 cells, C = 8: 8x8 digits 143 -> 98 ms, 32x32 images 413 -> 247 ms; 8 cells,
+    C = 16 at 32x32: 1120 -> 693 ms), and it changes no number (the same float32 arithmetic, reordered in memory).
+    """
+    path = fast_path(device, fast)
+    if fast and torch.device(device).type == "cpu":
+        path = replace(path, channels_last=True)
+    return path
 
 
 def make_optimizer(model: nn.Module, config: FinalTrainingConfig, steps: int, device: torch.device | str,
@@ -125,12 +118,10 @@ def make_optimizer(model: nn.Module, config: FinalTrainingConfig, steps: int, de
     device = torch.device(device)
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}.")
-    model.to(device)
-    if _channels_last(device, fast):
-        model.to(memory_format=torch.channels_last)
-    options = {"fused": True} if _fused(device, fast) else {}
+    path = final_fast_path(device, fast)
+    path.prepare_model(model.to(device))
     optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=config.momentum,
-                                weight_decay=config.weight_decay, **options)
+                                weight_decay=config.weight_decay, **path.optimizer_options())
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=config.learning_rate_min)
     return optimizer, scheduler
 
@@ -145,15 +136,11 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.T
     With ``fast`` the input goes channels-last (CPU and CUDA; ``make_optimizer`` converts the model) and on
     CUDA the forward pass runs in bfloat16 autocast.
     """
-    device = x.device
-    if _channels_last(device, fast):
-        x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=_autocast(device, fast)):
+    path = final_fast_path(x.device, fast)
+    x = path.prepare(x)
+    with path.autocast_region(x.device):
         logits = model(x)
-        loss = F.cross_entropy(logits, y)
-        auxiliary = getattr(model, "auxiliary_logits", None)
-        if auxiliary is not None and auxiliary_weight:
-            loss = loss + auxiliary_weight * F.cross_entropy(auxiliary, y)
+        loss = auxiliary_loss(model, auxiliary_weight)(logits, x, y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), grad_clip)

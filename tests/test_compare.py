@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nascourse import compare
-from nascourse.bench import Benchmark, BenchmarkEvaluator
+from nascourse.bench import Benchmark
 from nascourse.compare import (Run, bootstrap_interval, compare_at, format_table, holm, one_shot_job, relaxation_job,
                                returned_on_grid, run_jobs, table_job)
 from nascourse.loop import EvaluationResult, History, run_search
@@ -109,17 +109,6 @@ def test_returned_on_grid_scores_the_returned_cell_by_the_mean_over_seeds(bench,
     assert validation[0, -1] == pytest.approx(float(np.mean(bench.val_accuracy[bench.row(better), :, -1])))
 
 
-def test_returned_on_grid_of_a_search_agrees_with_the_benchmarks_own_reading(bench):
-    space = bench.space
-    histories = [run_search(space, RandomSearch(space, seed=s), BenchmarkEvaluator(bench, rng_seed=s), 25,
-                            progress=False) for s in range(3)]
-    grid = np.linspace(0.0, 25.0, 26)
-    runs = [Run.from_history("random search", s, h) for s, h in enumerate(histories)]
-    np.testing.assert_allclose(returned_on_grid(runs, bench, grid), bench.returned_on_grid(histories, grid),
-                               rtol=0, atol=1e-12, equal_nan=True)
-
-
-# ------------------------------------------------------------------------------------------- statistics
 def test_holm_on_hand_computed_examples():
     # sorted: 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> raised to 0.06 by the running maximum
     np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])

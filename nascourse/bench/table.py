@@ -236,13 +236,11 @@ class Benchmark:
 
     def returned_on_grid(self, histories, grid, split: str = "test") -> np.ndarray:
         """(searches, len(grid)): ``returned_accuracy`` of each history at each budget in ``grid``; NaN where a
-        search had finished no trial yet."""
-        values = np.full((len(histories), len(grid)), np.nan)
-        for i, history in enumerate(histories):
-            for j, spent in enumerate(grid):
-                if any(t.ok and t.cumulative_seconds <= spent for t in history):
-                    values[i, j] = self.returned_accuracy(history, spent, split)
-        return values
+        search had finished no trial yet. (Chapter 06's ``compare.returned_on_grid`` does it for any search.)"""
+        from ..compare import Run, returned_on_grid
+
+        return returned_on_grid([Run.from_history("", i, history) for i, history in enumerate(histories)],
+                                self, grid, split)
 
     def evaluator(self, epochs: int | None = None, seed: int | None = None) -> "BenchmarkEvaluator":
         return BenchmarkEvaluator(self, epochs, seed)
