@@ -120,6 +120,20 @@ def test_nas_rl_learns_to_prefer_rewarded_operations():
     assert probabilities["conv3x3"][-1] > probabilities["conv3x3"][0]
 
 
+def test_nas_rl_baseline_is_the_first_batch_mean_then_a_moving_average():
+    # chapter 01's text: before the first step the batch's mean reward is its baseline; after each step,
+    # b <- decay * b + (1 - decay) * R for every reward of the batch just used
+    space = Cell201Space(operations=("none", "skip", "conv3x3"))
+    strategy = NASRL(space, batch_size=2, baseline_decay=0.5, seed=0)
+    for reward in (0.2, 0.6, 1.0, 0.0):
+        strategy.tell(strategy.ask(), result(reward))
+    first = 0.5 * (0.5 * 0.4 + 0.5 * 0.2) + 0.5 * 0.6  # starts at mean(0.2, 0.6) = 0.4
+    second = 0.5 * (0.5 * first + 0.5 * 1.0) + 0.5 * 0.0
+    assert strategy.trace[0]["baseline"] is None
+    assert strategy.trace[1]["baseline"] == pytest.approx(first)
+    assert strategy.trace[2]["baseline"] == pytest.approx(second)
+
+
 def test_nas_rl_needs_a_space_with_a_token_view():
     class NoTokens(GeNetSpace):
         def vocabulary(self):

@@ -11,8 +11,10 @@ estimate of the gradient of the expected reward over a batch of ``m`` architectu
     grad_theta J(theta) ~= 1/m  sum_{k=1}^{m}  sum_{t=1}^{T}  grad_theta log P(a_t | a_{(t-1):1}; theta) (R_k - b)
 
 with ``b`` an exponential moving average of earlier rewards (the baseline lowers the variance and
-keeps the estimate unbiased). Added here, as later controllers (ENAS) do: an entropy bonus, which keeps
-the controller from committing to one architecture after a handful of samples.
+keeps the estimate unbiased): after each step, ``b <- decay * b + (1 - decay) * R`` for every reward of the
+batch just used; the first batch, which has no earlier rewards, uses its own mean reward. Added here, as
+later controllers (ENAS) do: an entropy bonus, which keeps the controller from committing to one
+architecture after a handful of samples.
 
 Simplifications, named in chapter 01: a skip decision is a "skip"/"no-skip" token of the same softmax,
 where NAS-RL scores a connection by attention between the layers' anchor points; and the reward is the
