@@ -164,6 +164,21 @@ def test_reward_reaches_the_first_decision_only_through_the_chain_of_states():
     assert agent.q_values(())["none"] == 0.0
 
 
+def test_a_q_value_stays_at_its_initial_value_while_the_best_value_ahead_is_still_initial():
+    # chapter 01's MetaQNN text: with gamma = 1 and no reward before the end, Q(s, u) is pulled toward the best
+    # value one step ahead, which counts the untried actions there at the initial 0.5
+    space = Cell201Space(operations=("none", "conv3x3"))
+    agent = MetaQNN(space, schedule=[(1.0, 10)], alpha=0.5, gamma=1.0, initial_q=0.5, replay_updates=0)
+    poor = ("conv3x3",) * 6
+    for _ in range(5):
+        agent.learn(poor, 0.2)  # below 0.5: the terminal value falls, the untried "none" ahead stays at 0.5
+    assert agent.q_values(poor[:5])["conv3x3"] < 0.5  # the terminal transition moves toward the accuracy
+    assert all(agent.q_values(poor[:t])["conv3x3"] == 0.5 for t in range(5))  # every earlier one stays put
+    agent.learn(("conv3x3",) * 5 + ("none",), 0.9)  # the other last action, now tried, lifts the best value ahead
+    agent.learn(poor, 0.2)
+    assert agent.q_values(poor[:4])["conv3x3"] > 0.5  # one step back, the value now moves
+
+
 def test_epsilon_schedule_keeps_the_papers_proportions_and_decreases():
     schedule = epsilon_schedule(27)  # the paper's 2,700 networks, scaled by 1/100
     assert sum(n for _, n in schedule) == 27
