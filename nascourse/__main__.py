@@ -8,7 +8,9 @@
   evaluation with Cutout), checkpointing every epoch (``cli_train``);
 * ``python -m nascourse darts --run-dir DIR`` is the older name of ``search`` for the relaxations;
 * ``python -m nascourse doctor`` checks that a machine is ready for the course;
-* ``python -m nascourse bench build|info`` builds or inspects the tabular benchmark.
+* ``python -m nascourse bench build|info`` builds or inspects the tabular benchmark;
+  ``bench nb201-convert`` writes NAS-Bench-201's compact CSVs from its official release, ``bench nb201-info``
+  summarises them (``nascourse.bench.nb201``).
 """
 
 from __future__ import annotations
@@ -134,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     query.add_argument("architecture", help="the cell's string (any equivalent form)")
     query.add_argument("--epoch", type=int, default=None, help="after this many training epochs (default: the last)")
     query.add_argument("--path", default=None, help="benchmark file (default: the shipped one)")
+    convert = bench_commands.add_parser(
+        "nb201-convert", help="write NAS-Bench-201's compact CSVs from its official release (needs the nb201 extra)")
+    convert.add_argument("--release", required=True, help="the release file, e.g. NAS-Bench-201-v1_1-096897.pth")
+    convert.add_argument("--out", required=True, help="folder for the CSVs (then: export NASCOURSE_NB201=FOLDER)")
+    nb201_info = bench_commands.add_parser("nb201-info", help="summarise NAS-Bench-201's table of one dataset")
+    nb201_info.add_argument("--path", default=None, help="folder of the CSVs or one CSV (default: $NASCOURSE_NB201)")
+    nb201_info.add_argument("--dataset", default="cifar10", help="cifar10 (cifar10-valid), cifar100 or ImageNet16-120")
     add_darts_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "doctor":
@@ -164,6 +173,8 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     if args.bench_command == "query":
         return _bench_query(args)
+    if args.bench_command.startswith("nb201-"):
+        return _nb201(args)
     chosen = {"operations": tuple(args.operations) if args.operations else None, "epochs": args.epochs,
               "channels": args.channels, "seeds": tuple(args.seeds) if args.seeds else None}
     protocol = replace(Protocol(), **{key: value for key, value in chosen.items() if value is not None})
@@ -178,6 +189,22 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     print(Benchmark.load(final).summary())
     print(f"written: {final}")
+    return 0
+
+
+def _nb201(args: argparse.Namespace) -> int:
+    from .bench import BenchmarkError
+    from .bench.nb201 import NB201Table, convert
+
+    try:
+        if args.bench_command == "nb201-convert":
+            for path in convert(args.release, args.out):
+                print(f"written: {path}")
+        else:
+            print(NB201Table.load(args.path, args.dataset).summary())
+    except (BenchmarkError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
