@@ -3,9 +3,13 @@
 * ranking: SPOS (uniform single path) and FairNAS (strict fairness) supernets on the digits; at
   checkpoints, Kendall tau / Spearman / top-10 hit rate of shared-weight validation accuracy (after
   BatchNorm recalibration, and for SPOS also without) against the benchmark over 100 of its cells;
-* forgetting: 4 early paths for 4 epochs, then the rest of the space for 8, with the control run;
+* forgetting: 4 early paths for 4 epochs, then the rest of the space for 8 (``--early-epochs``,
+  ``--later-epochs``), with the control run; the drop right after the switch is the forgetting proper (a
+  supernet that stopped would keep the early paths where they were), the gap to the control mixes it with the
+  control's extra training;
 * enas: ENAS's returned cell (benchmark test accuracy, mean over the table's seeds) against random search
-  given the same training seconds (process time of one thread, the benchmark's unit).
+  given the same cost in the benchmark's training seconds (ENAS's counted multiply-accumulates at the build
+  machine's speed, ``Benchmark.seconds_for``: the same on every machine).
 
     python experiments/ch05_weight_sharing.py --part all --seeds 3
 """
@@ -48,24 +52,32 @@ def ranking(args, data, bench, out):
 
 def forgetting(args, data, bench, out):
     out["forgetting"] = []
+    drops = []
     for seed in range(args.seeds):
-        curves = multi_model_forgetting(data, early=4, early_epochs=4, later_epochs=8, seed=seed, control=True)
-        print(f"--- forgetting, seed {seed}\n{curves.summary()}", flush=True)
+        curves = multi_model_forgetting(data, early=4, early_epochs=args.early_epochs, later_epochs=args.later_epochs,
+                                        seed=seed, control=True)
+        drops.append(float(curves.immediate_drop().mean()))
+        print(f"--- forgetting, seed {seed}\n{curves.summary()}\ndrop right after the switch: {drops[-1]:+.3f}",
+              flush=True)
         out["forgetting"].append({"steps": curves.steps, "switch": curves.switch_step, "early": curves.early,
                                   "early_curves": curves.early_curves.tolist(),
                                   "control_curves": curves.control_curves.tolist(),
-                                  "later_curves": curves.later_curves.tolist()})
+                                  "later_curves": curves.later_curves.tolist(), "immediate_drop": drops[-1]})
+    print(f"=== forgetting ({args.early_epochs} + {args.later_epochs} epochs, {args.seeds} seeds): mean drop of the early "
+          f"paths right after the switch per seed {np.round(drops, 3).tolist()}; positive in {sum(d > 0 for d in drops)} "
+          f"of {len(drops)}", flush=True)
 
 
 def enas(args, data, bench, out):
     test = np.nanmean(bench.test_accuracy[:, :, -1], axis=1)
-    returned, seconds = [], []
+    returned, seconds, local = [], [], []
     for seed in range(args.seeds):
         search = ENAS(data, epochs=args.enas_epochs, seed=seed)
         chosen = search.search()
         returned.append(float(test[bench.row(chosen)]))
-        seconds.append(search.seconds)
-        print(f"ENAS seed {seed}: {search.seconds:.1f} s, returned {chosen} test {returned[-1]:.3f}; greedy "
+        seconds.append(bench.seconds_for(search.macs))
+        local.append(search.seconds)
+        print(f"ENAS seed {seed}: {seconds[-1]:.1f} s in the benchmark's unit ({search.seconds:.1f} s here), returned {chosen} test {returned[-1]:.3f}; greedy "
               f"{search.most_likely()} test {test[bench.row(search.most_likely())]:.3f}", flush=True)
     budget = float(np.median(seconds))
     space = bench.space
@@ -75,10 +87,10 @@ def enas(args, data, bench, out):
                                        trials=100, progress=False)
         random_returned.append(bench.returned_accuracy(history, budget, split="test"))
     print(f"=== ENAS ({args.enas_epochs} epochs, {args.seeds} seeds): returned test median {np.median(returned):.3f} "
-          f"{np.round(returned, 3).tolist()}; search {budget:.1f} s; random search with that budget (20 seeds): "
+          f"{np.round(returned, 3).tolist()}; search {budget:.1f} s (benchmark's unit); random search with that budget (20 seeds): "
           f"median {np.median(random_returned):.3f}; P(ENAS beats random) {win_probability(returned, random_returned):.2f}; "
           f"median cell of the table {np.nanmedian(test):.3f}", flush=True)
-    out["enas"] = {"returned": returned, "seconds": seconds, "random": random_returned}
+    out["enas"] = {"returned": returned, "seconds": seconds, "local_seconds": local, "random": random_returned}
 
 
 def main() -> None:
@@ -87,6 +99,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=32, help="supernet epochs for the ranking study")
     parser.add_argument("--enas-epochs", type=int, default=10)
+    parser.add_argument("--early-epochs", type=int, default=4, help="forgetting: epochs on the early paths")
+    parser.add_argument("--later-epochs", type=int, default=8, help="forgetting: epochs on the rest of the space")
     parser.add_argument("--out", default=None, help="write the measurements as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -3,15 +3,22 @@
 The survey's Sec. 5 asks for "baselines and shared protocols": methods compared in the same space, with the
 same training pipeline, under the same budget, over many seeds. This module is that protocol for the course:
 
-* **one unit of cost**, training seconds: what the benchmark recorded for a candidate's training (CPU time of one
-  thread), and the CPU time a supernet search spends training (``relaxation_search`` and ``OneShotTrainer``
-  measure the same way);
+* **one unit of cost**, the benchmark's training seconds: what the build machine recorded for a candidate's
+  training (CPU time of one thread). A search that trains here (a supernet) is charged the multiply-accumulates
+  it counts (``nascourse.compute``) at the build machine's speed (``Benchmark.seconds_for``), never the seconds
+  it took here: those depend on the machine, the count does not, so the comparison comes out the same on a
+  laptop three times slower or a server three times faster;
 * **what a search returns**, not what it saw: at each budget, the cell the search would hand over (its best by
   validation accuracy, or the cell a supernet derives), scored by the benchmark's mean *test* accuracy over its
   training seeds: the value of the cell, not of one lucky run of it;
-* **many seeds and a test**: per method, the median and quartiles over seeds, a bootstrap confidence interval,
-  the probability that a run beats a run of random search, and a two-sided Mann-Whitney U test against random
-  search with Holm's correction for comparing many methods.
+* **many seeds, an effect size and a test**: per method, the median and quartiles over seeds, a bootstrap
+  confidence interval of the median; against random search, the difference in mean accuracy with a bootstrap
+  confidence interval, the Vargha-Delaney A (the probability that a run beats a run of random search), and a
+  two-sided test with Holm's correction for comparing many methods. Runs of two methods that share a seed are
+  paired (the same seed draws the same first cells and the same table lookups), so the test is then Wilcoxon's
+  signed-rank test on the per-seed differences, else Mann-Whitney U. A test that is not significant does not
+  show that two methods are equal: the interval of the difference says how large a difference the runs still
+  allow.
 
 Every search becomes a ``Run``: the (cost, returned cell) pairs at which the returned cell changes. A ``History``
 of an ask/tell search, a DARTS-family search's epoch snapshots and a weight-sharing search's checkpoints all
@@ -144,18 +151,22 @@ class ComparisonRow:
     q3: float
     ci_low: float  # bootstrap interval of the median
     ci_high: float
-    win_probability: float  # P(a run of this method returns a better cell than a run of the baseline)
-    p_value: float  # two-sided Mann-Whitney U against the baseline (NaN for the baseline itself)
+    win_probability: float  # Vargha-Delaney A: P(a run of this method returns a better cell than a run of the baseline)
+    p_value: float  # two-sided: Wilcoxon signed-rank if paired, else Mann-Whitney U (NaN for the baseline itself)
     p_holm: float  # Holm-adjusted over the methods compared
     median_spent: float  # training seconds a run spent by this budget (less when the method stopped earlier)
+    difference: float = 0.0  # mean accuracy minus the baseline's (paired: mean of the per-seed differences)
+    difference_low: float = 0.0  # 95% bootstrap interval of the difference
+    difference_high: float = 0.0
+    paired: bool = False  # tested on per-seed differences (the runs share their seeds with the baseline's)
 
     @property
     def verdict(self) -> str:
         if math.isnan(self.p_holm):
             return "baseline"
         if self.p_holm >= 0.05:
-            return "no significant difference"
-        return "better than random search" if self.win_probability > 0.5 else "worse than random search"
+            return "not significant"
+        return "better than random search" if self.difference > 0 else "worse than random search"
 
 
 def compare_at(runs: Mapping[str, Sequence[Run]], bench: Benchmark, budget: float, baseline: str = "random search",
@@ -164,8 +175,6 @@ def compare_at(runs: Mapping[str, Sequence[Run]], bench: Benchmark, budget: floa
 
     ``families`` labels the methods (default: ``FAMILIES``). A run that has not finished its first candidate by ``budget`` has nothing to return: it is left out of the
     statistics and counted in ``ComparisonRow.total`` (the table shows "runs with a cell / runs")."""
-    from scipy.stats import mannwhitneyu
-
     if baseline not in runs:
         raise ValueError(f"The baseline {baseline!r} is not among the methods {sorted(runs)}.")
     values = {name: returned_on_grid(group, bench, [budget], split)[:, 0] for name, group in runs.items()}
@@ -178,35 +187,64 @@ def compare_at(runs: Mapping[str, Sequence[Run]], bench: Benchmark, budget: floa
         if len(finite) < 2:
             raise ValueError(f"{name} returns a cell in fewer than two of its runs by {budget:.1f} s: raise the budget "
                              "or give it a cheaper configuration.")
-        if name == baseline:
-            p = math.nan
-        elif np.all(finite == finite[0]) and np.all(base == finite[0]):  # identical cells on both sides: no evidence
-            p = 1.0
-        else:
-            p = float(mannwhitneyu(finite, base, alternative="two-sided").pvalue)
+        effect = _difference(value, [run.seed for run in runs[name]], values[baseline],
+                             [run.seed for run in runs[baseline]])
+        p = math.nan if name == baseline else effect["p"]
         q1, median, q3 = np.percentile(finite, [25, 50, 75])
         low, high = bootstrap_interval(finite)
         spent = np.median([min(run.spent, budget) for run in runs[name]])
         rows.append(ComparisonRow(name, (FAMILIES if families is None else families).get(name, ""), len(finite), len(value), float(median),
                                   float(q1), float(q3),
-                                  low, high, win_probability(finite, base), p, math.nan, float(spent)))
+                                  low, high, win_probability(finite, base), p, math.nan, float(spent),
+                                  effect["difference"], effect["low"], effect["high"], effect["paired"]))
         p_values.append(p)
     for row, adjusted in zip(rows, holm(p_values)):
         row.p_holm = float(adjusted)
     return sorted(rows, key=lambda r: (-r.median, -r.win_probability))
 
 
+def _difference(values: np.ndarray, seeds: Sequence[int], baseline: np.ndarray, baseline_seeds: Sequence[int],
+                resamples: int = 2000) -> dict:
+    """The effect of a method against the baseline: mean difference, its 95% bootstrap interval, and a two-sided
+    test. Paired (per-seed differences, Wilcoxon's signed-rank test) when every run with a cell has a baseline run
+    with a cell at the same seed and there are at least five such pairs; otherwise unpaired (difference of the
+    means, each side resampled on its own, Mann-Whitney U)."""
+    from scipy.stats import mannwhitneyu, wilcoxon
+
+    rng = np.random.default_rng(0)
+    base_by_seed = {seed: v for seed, v in zip(baseline_seeds, baseline) if np.isfinite(v)}
+    mine = [(seed, v) for seed, v in zip(seeds, values) if np.isfinite(v)]
+    if len(mine) >= 5 and all(seed in base_by_seed for seed, _ in mine):
+        differences = np.array([v - base_by_seed[seed] for seed, v in mine])
+        samples = differences[rng.integers(0, len(differences), size=(resamples, len(differences)))].mean(axis=1)
+        p = 1.0 if np.all(differences == 0) else float(wilcoxon(differences, zero_method="zsplit").pvalue)
+        difference, paired = float(differences.mean()), True
+    else:
+        a, b = np.array([v for _, v in mine]), np.array(list(base_by_seed.values()))
+        samples = (a[rng.integers(0, len(a), size=(resamples, len(a)))].mean(axis=1)
+                   - b[rng.integers(0, len(b), size=(resamples, len(b)))].mean(axis=1))
+        same = np.all(a == a[0]) and np.all(b == a[0])  # identical cells on both sides: no evidence
+        p = 1.0 if same else float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+        difference, paired = float(a.mean() - b.mean()), False
+    low, high = np.quantile(samples, [0.025, 0.975])
+    return {"difference": difference, "low": float(low), "high": float(high), "p": p, "paired": paired}
+
+
 def format_table(rows: Sequence[ComparisonRow], title: str = "") -> str:
-    """The ranked table as text: rank, method, family, median [quartiles], CI, P(beats random search), p-values."""
+    """The ranked table as text: rank, method, family, median [quartiles], CI of the median, the difference to the
+    baseline with its CI, Vargha-Delaney A, p-values (``w``: paired Wilcoxon, ``u``: Mann-Whitney) and the verdict."""
     lines = [title] if title else []
-    lines.append(f"{'#':>2} {'method':30} {'family':17} {'runs':>5} {'median':>7} {'quartiles':>13} "
-                 f"{'95% CI of median':>17} {'P(>RS)':>6} {'p':>6} {'p Holm':>6} {'spent s':>7}  verdict")
+    lines.append(f"{'#':>2} {'method':30} {'family':15} {'runs':>5} {'median':>7} {'quartiles':>13} "
+                 f"{'95% CI of median':>17} {'diff. to RS [95% CI]':>26} {'A':>5} {'p':>7} {'p Holm':>6} "
+                 f"{'spent s':>7}  verdict")
     for rank, row in enumerate(rows, start=1):
-        p = "" if math.isnan(row.p_value) else f"{row.p_value:.3f}"
+        p = "" if math.isnan(row.p_value) else f"{row.p_value:.3f}{'w' if row.paired else 'u'}"
         ph = "" if math.isnan(row.p_holm) else f"{row.p_holm:.3f}"
-        lines.append(f"{rank:>2} {row.method:30} {row.family:17} {f'{row.runs}/{row.total}':>5} {row.median:>7.4f} "
+        difference = "" if math.isnan(row.p_value) else \
+            f"{row.difference:+.4f} [{row.difference_low:+.4f}, {row.difference_high:+.4f}]"
+        lines.append(f"{rank:>2} {row.method:30} {row.family:15} {f'{row.runs}/{row.total}':>5} {row.median:>7.4f} "
                      f"{f'{row.q1:.3f}-{row.q3:.3f}':>13} {f'{row.ci_low:.4f}-{row.ci_high:.4f}':>17} "
-                     f"{row.win_probability:>6.2f} {p:>6} {ph:>6} {row.median_spent:>7.1f}  {row.verdict}")
+                     f"{difference:>26} {row.win_probability:>5.2f} {p:>7} {ph:>6} {row.median_spent:>7.1f}  {row.verdict}")
     return "\n".join(lines)
 
 
@@ -233,7 +271,7 @@ def plot_returned(runs: Mapping[str, Sequence[Run]], bench: Benchmark, grid: Seq
         ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
         if stopped < grid[-1]:  # a search that spends less than the budget: mark where it stops
             ax.plot([stopped], [np.interp(stopped, grid, median)], "o", color=line.get_color(), markersize=5)
-    ax.set_xlabel("training seconds spent (benchmark's unit: CPU time of one thread)")
+    ax.set_xlabel("training seconds spent (the benchmark's unit; supernets: counted compute at its speed)")
     ax.set_ylabel(f"{split} accuracy of the returned cell")
     ax.set_title(title or f"what each search returns: median over seeds, {int(level * 100)}% CI band")
     ax.grid(alpha=0.3)
@@ -312,7 +350,8 @@ def strategy_run(method: str, strategy: Any, bench: Benchmark, seed: int, budget
 def relaxation_job(method: str, seed: int, epochs: int, batch_size: int = 64, init_seed: int | None = None,
                    bench_path: str | None = None) -> Run:
     """A DARTS-family search (``darts``, ``gdas``, ``pcdarts``) on the benchmark's cell space and data; the
-    returned cell after each epoch is the one Eq. 5 derives then, its cost the search's CPU seconds so far.
+    returned cell after each epoch is the one Eq. 5 derives then, its cost the search's counted compute so far
+    in the benchmark's seconds (``Benchmark.seconds_for``); the seconds it took here are kept in ``extra``.
 
     ``seed`` fixes the search's randomness (which half of the training split trains alpha, the batch order,
     GDAS's Gumbel noise); ``init_seed`` (default: ``seed``) the supernet's initial weights, so the two sources
@@ -330,17 +369,17 @@ def relaxation_job(method: str, seed: int, epochs: int, batch_size: int = 64, in
     result = relaxation_search(model, data, SearchConfig(epochs=epochs, batch_size=batch_size), seed=seed,
                                progress=False)
     names = {"darts": "DARTS", "gdas": "GDAS", "pcdarts": "PC-DARTS"}
-    return Run.from_points(names.get(method, method), seed, [(s.seconds, s.architecture) for s in result.snapshots],
-                           init_seed=seed if init_seed is None else init_seed)
+    return Run.from_points(names.get(method, method), seed,
+                           [(bench.seconds_for(s.macs), s.architecture) for s in result.snapshots],
+                           init_seed=seed if init_seed is None else init_seed, local_seconds=result.seconds)
 
 
 def one_shot_job(seed: int, checkpoints: Sequence[float], cells: int, bench_path: str | None = None) -> Run:
     """Weight sharing (SPOS): train a one-shot supernet with uniform single paths; at each checkpoint score a
     random sample of ``cells`` benchmark cells with the shared weights (BatchNorm recalibrated per path) and
-    return the best. Cost: the supernet's training seconds (scoring is not counted, as the table's validation
-    passes are not); the scoring seconds are kept in ``extra``."""
-    import time
-
+    return the best. Cost: the supernet's training compute in the benchmark's seconds (scoring is not counted, as
+    the table's validation passes are not); the scoring's compute, in the same unit, is kept in ``extra``."""
+    from .compute import MacCounter
     from .weight_sharing import OneShotTrainer, ranking_quality
 
     checkpoints = sorted(float(c) for c in checkpoints)
@@ -348,19 +387,19 @@ def one_shot_job(seed: int, checkpoints: Sequence[float], cells: int, bench_path
         raise ValueError(f"one_shot_job needs checkpoints in epochs, the last one positive; got {checkpoints}.")
     bench, data = _benchmark(bench_path), _digits(bench_path)
     trainer = OneShotTrainer(data, epochs=max(1, math.ceil(checkpoints[-1])), seed=seed)
-    start = time.process_time()
-    quality = ranking_quality(trainer, bench, cells, checkpoints, sample_seed=seed)
-    scoring = time.process_time() - start - trainer.seconds
-    points = [(seconds, quality.architectures[int(np.argmax(scores))])
-              for seconds, scores in zip(quality.seconds, quality.scores)]
-    return Run.from_points("weight sharing (SPOS)", seed, points, scoring_seconds=scoring)
+    with MacCounter() as everything:
+        quality = ranking_quality(trainer, bench, cells, checkpoints, sample_seed=seed)
+    points = [(bench.seconds_for(macs), quality.architectures[int(np.argmax(scores))])
+              for macs, scores in zip(quality.macs, quality.scores)]
+    return Run.from_points("weight sharing (SPOS)", seed, points,
+                           scoring_seconds=bench.seconds_for(everything.macs - trainer.macs))
 
 
 def _call(job: tuple[Callable[..., Run], dict]) -> Run:
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one core per search: CPU seconds stay the benchmark's unit
+    torch.set_num_threads(1)  # one core per search, so two searches share a 2-core machine without contention
     try:
         function, arguments = job
         return function(**arguments)

@@ -181,7 +181,7 @@ def test_compare_at_ranks_by_median_and_tests_against_random_search(bench, craft
 
     same = by_name["a copy of random search"]
     assert same.win_probability == 0.5 and same.p_value == pytest.approx(1.0)
-    assert same.verdict == "no significant difference"
+    assert same.verdict == "not significant" and same.paired and same.difference == 0.0
     assert same.median == base.median and (same.q1, same.q3) == (base.q1, base.q3)
 
     assert base.runs == base.total == 12
@@ -196,6 +196,36 @@ def test_compare_at_ranks_by_median_and_tests_against_random_search(bench, craft
     table = format_table(rows, title="at 5 s")
     assert table.splitlines()[0] == "at 5 s"
     assert all(name in table for name in runs) and "better than random search" in table
+
+
+def test_runs_that_share_seeds_are_compared_seed_by_seed(bench, ranked, crafted):
+    """A method three cells up the ranking from random search's at every seed: too small a shift for an unpaired
+    test over twelve runs, unmistakable seed by seed."""
+    middle = ranked[300:312]
+    one_better = [point_run("one better", s, ranked[303 + s]) for s in range(12)]
+    row = {r.method: r for r in compare_at({"random search": crafted["random search"], "one better": one_better},
+                                           bench, 5.0)}["one better"]
+    differences = [bench.mean_accuracy(ranked[303 + s], "test") - bench.mean_accuracy(a, "test")
+                   for s, a in enumerate(middle)]
+    assert row.paired and row.difference == pytest.approx(np.mean(differences))
+    assert 0 <= row.difference_low <= row.difference <= row.difference_high
+    assert row.p_value < 0.01 and row.verdict == "better than random search"
+    from scipy.stats import mannwhitneyu
+
+    unpaired = mannwhitneyu([bench.mean_accuracy(ranked[303 + s], "test") for s in range(12)],
+                            [bench.mean_accuracy(a, "test") for a in middle]).pvalue
+    assert unpaired > 0.05, "without the pairing the same runs show nothing"
+
+
+def test_runs_on_other_seeds_are_compared_as_two_groups(bench, ranked, crafted):
+    others = [point_run("other seeds", 100 + s, a) for s, a in enumerate(ranked[-12:])]
+    row = {r.method: r for r in compare_at({"random search": crafted["random search"], "other seeds": others},
+                                           bench, 5.0)}["other seeds"]
+    top = np.mean([bench.mean_accuracy(a, "test") for a in ranked[-12:]])
+    middle = np.mean([bench.mean_accuracy(a, "test") for a in ranked[300:312]])
+    assert not row.paired and row.difference == pytest.approx(top - middle)
+    assert row.difference_low <= row.difference <= row.difference_high
+    assert "u" in format_table([row]).splitlines()[1]
 
 
 def test_a_clearly_worse_method_is_called_worse(bench, ranked, crafted):
@@ -219,7 +249,7 @@ def test_methods_that_all_return_the_same_cell_do_not_differ(bench, ranked):
     runs = {name: [point_run(name, s, best) for s in range(8)] for name in ("random search", "converged")}
     row = {r.method: r for r in compare_at(runs, bench, 5.0)}["converged"]
     assert row.win_probability == 0.5 and row.p_value == pytest.approx(1.0)
-    assert row.verdict == "no significant difference"
+    assert row.verdict == "not significant"
 
 
 def test_plot_returned_draws_the_median_of_each_method(bench, crafted):
@@ -293,7 +323,7 @@ def _check_supernet_run(run, bench, method):
 def test_relaxation_job_returns_the_derived_cell_after_each_epoch(bench):
     run = relaxation_job("gdas", 0, epochs=1)
     _check_supernet_run(run, bench, "GDAS")
-    assert run.trials == 1 and run.extra == {"init_seed": 0}
+    assert run.trials == 1 and run.extra["init_seed"] == 0 and run.extra["local_seconds"] > 0
 
 
 def test_one_shot_job_returns_the_best_scored_cell_at_each_checkpoint(bench):

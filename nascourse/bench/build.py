@@ -27,11 +27,12 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from ..compute import count_macs
 from ..data import load_dataset
 from ..spaces.cell201 import Cell201Space
 from ..train import count_parameters, train
 
-__all__ = ["Protocol", "build_benchmark", "count_flops", "measure_latency", "partial_path"]
+__all__ = ["Protocol", "build_benchmark", "measure_latency", "partial_path"]
 
 
 @dataclass(frozen=True)
@@ -75,31 +76,6 @@ def partial_path(final_path: Path) -> Path:
     return final_path.with_name(final_path.name.replace(".json.gz", "") + ".partial.jsonl")
 
 
-def count_flops(model: nn.Module, input_shape: tuple[int, int, int]) -> int:
-    """Multiply-accumulates of one forward pass of one image, counted over convolutions and linear layers."""
-    total = 0
-
-    def conv_hook(module: nn.Conv2d, inputs, output):
-        nonlocal total
-        per_output = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
-        total += output.numel() * per_output
-
-    def linear_hook(module: nn.Linear, inputs, output):
-        nonlocal total
-        total += output.numel() * module.in_features
-
-    hooks = [m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    hooks += [m.register_forward_hook(linear_hook) for m in model.modules() if isinstance(m, nn.Linear)]
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, *input_shape))
-    model.train(was_training)
-    for hook in hooks:
-        hook.remove()
-    return total
-
-
 def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], batch: int = 256, repeats: int = 5) -> float:
     """Median milliseconds of one forward pass of ``batch`` images on this CPU, one thread, eval mode.
 
@@ -133,7 +109,7 @@ def _run_job(job: tuple[dict, str, int]) -> dict:
     torch.manual_seed(seed)
     model = space.build(architecture, data.input_shape, data.num_classes)
     record = {"architecture": architecture, "seed": seed, "parameters": count_parameters(model),
-              "flops": count_flops(model, data.input_shape)}
+              "flops": count_macs(model, data.input_shape)}
     result = train(model, data, epochs=protocol.epochs, batch_size=protocol.batch_size,
                    learning_rate=protocol.learning_rate, seed=seed, test_split=data.test,
                    clock=time.process_time)  # CPU seconds of this one-thread worker: robust to a busy machine

@@ -242,6 +242,38 @@ class Benchmark:
         return returned_on_grid([Run.from_history("", i, history) for i, history in enumerate(histories)],
                                 self, grid, split)
 
+    # ---------------------------------------------------------------------------------- cost
+    @property
+    def training_images(self) -> int:
+        """Images in the training split every cell of the table was trained on."""
+        if not hasattr(self, "_training_images"):
+            from ..data import load_dataset
+
+            self._training_images = len(load_dataset(self.protocol.dataset, split_seed=self.protocol.split_seed).train)
+        return self._training_images
+
+    @property
+    def seconds_per_mac(self) -> float:
+        """The build machine's training speed: its recorded training seconds over the MACs those trainings did
+        (``TRAINING_FACTOR`` x one forward pass per image, per epoch), over every cell and seed of the table."""
+        if not hasattr(self, "_seconds_per_mac"):
+            from ..compute import TRAINING_FACTOR
+
+            finished = np.isfinite(self.val_accuracy[:, :, -1])  # a diverged run stopped early
+            macs = TRAINING_FACTOR * self.flops[:, None] * self.training_images * self.protocol.epochs
+            self._seconds_per_mac = float(self.train_seconds[:, :, -1][finished].sum()
+                                          / np.broadcast_to(macs, finished.shape)[finished].sum())
+        return self._seconds_per_mac
+
+    def seconds_for(self, macs: float) -> float:
+        """Training seconds of the table's unit for a computation of ``macs`` multiply-accumulates done anywhere:
+        what it would have cost at the build machine's speed. Charge a search that trains here (a supernet,
+        ENAS) with this, never with the seconds it took on your machine, and it costs the same on every
+        machine as the table's lookups do."""
+        if not macs >= 0:
+            raise ValueError(f"macs must be a non-negative count, got {macs!r}.")
+        return float(macs) * self.seconds_per_mac
+
     def evaluator(self, epochs: int | None = None, seed: int | None = None) -> "BenchmarkEvaluator":
         return BenchmarkEvaluator(self, epochs, seed)
 

@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import CheckpointError, load_checkpoint, save_atomically
+from ..compute import MacCounter
 from ..data import DatasetSplits, Split, iterate_batches
 from ..train import FastPath, accuracy, fast_path
 from .bilevel import first_order_gradient, second_order_gradient
@@ -97,10 +98,11 @@ class EpochSnapshot:
     train_loss: float  # mean weight-step loss over the epoch
     train_accuracy: float  # supernet accuracy on the weight half, during the epoch
     val_accuracy: float  # supernet accuracy on the alpha half, during the epoch
-    seconds: float  # search time so far: process CPU time on a CPU (the benchmark's unit), wall time on a GPU
+    seconds: float  # search time so far on this machine: process CPU time on a CPU, wall time on a GPU
     architecture: str  # the cell Eq. 5 derives now (Genotype text or Cell201 string)
     strengths: dict[str, list[list[float]]]  # per cell kind: (edges, operations) weights Eq. 5 compares
     temperature: float = 1.0  # GDAS's Gumbel temperature in this epoch
+    macs: float = 0.0  # search compute so far, counted (nascourse.compute): the same on every machine
 
 
 @dataclass
@@ -110,7 +112,8 @@ class RelaxationResult:
     method: str
     order: int
     snapshots: list[EpochSnapshot] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # time on this machine (see EpochSnapshot.seconds)
+    macs: float = 0.0  # compute, counted: what a comparison with other machines' figures must use
 
     @property
     def architecture(self) -> str:
@@ -255,8 +258,10 @@ def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfi
     weight_optimizer, arch_optimizer = search_optimizers(model, config, fast)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(weight_optimizer, config.epochs, eta_min=config.weight_lr_min)
     weight_half, alpha_half = split_for_search(data.train, seed)
-    # On a CPU, count CPU time of this process, as the benchmark counts its training seconds: a search and a
-    # table lookup then spend the same unit, whatever else the machine is doing. On a GPU, wall time.
+    # Time on this machine, for the learner's information: CPU time of this process on a CPU (it does not grow
+    # when other programs share the machine), wall time on a GPU. Comparisons with the benchmark's lookups use
+    # the counted compute (``macs``), which is the same on every machine.
+    counter = MacCounter()
     clock = time.process_time if device.type == "cpu" else time.perf_counter
     generator = torch.Generator(device=device).manual_seed(seed)
     result = RelaxationResult(method=getattr(model, "method", "darts"), order=config.order)
@@ -275,6 +280,8 @@ def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfi
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         result.snapshots = [EpochSnapshot(**snapshot) for snapshot in state["snapshots"]]
         result.seconds = state["seconds"]
+        result.macs = state.get("macs", 0.0)
+        counter.macs = result.macs
 
     epochs: Any = range(len(result.snapshots), config.epochs)
     if max_epochs is not None:
@@ -301,9 +308,10 @@ def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfi
         batches = zip(iterate_batches(weight_half, config.batch_size, generator=generator, augment=data.augment),
                       iterate_batches(alpha_half, config.batch_size, generator=generator, augment=data.augment))
         for train_batch, val_batch in batches:
-            loss, logits = search_step(model, train_batch, val_batch, weight_optimizer, arch_optimizer,
-                                       order=config.order, xi=xi, grad_clip=config.grad_clip,
-                                       update_alpha=update_alpha, fast=fast)
+            with counter:
+                loss, logits = search_step(model, train_batch, val_batch, weight_optimizer, arch_optimizer,
+                                           order=config.order, xi=xi, grad_clip=config.grad_clip,
+                                           update_alpha=update_alpha, fast=fast)
             y = train_batch[1]
             with torch.no_grad():
                 totals += torch.stack([loss * len(y), (logits.argmax(1) == y).sum().float()])
@@ -311,11 +319,12 @@ def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfi
         scheduler.step()
         loss_sum, correct = totals.tolist()
         result.seconds += clock() - started
+        result.macs = float(counter.macs)
         snapshot = EpochSnapshot(
             epoch=epoch + 1, train_loss=loss_sum / count, train_accuracy=correct / count,
             val_accuracy=accuracy(model, alpha_half, fast=fast), seconds=result.seconds,
             architecture=_derive(model, config), strengths=_snapshot_strengths(model),
-            temperature=model.temperature,
+            temperature=model.temperature, macs=result.macs,
         )
         result.snapshots.append(snapshot)
         if checkpoint is not None:
@@ -324,7 +333,7 @@ def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfi
                 "weight_optimizer": weight_optimizer.state_dict(), "arch_optimizer": arch_optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
                 "torch_rng": torch.get_rng_state(), "snapshots": [asdict(s) for s in result.snapshots],
-                "seconds": result.seconds,
+                "seconds": result.seconds, "macs": result.macs,
                 **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
             }, checkpoint)
         if on_epoch is not None:

@@ -64,7 +64,8 @@ class RankingQuality:
     """Ranking quality of shared-weight accuracy at each checkpoint of supernet training.
 
     ``scores``: (checkpoints, n) shared-weight validation accuracy; ``truth``: (n,) benchmark accuracy;
-    one entry per checkpoint in ``epochs`` (supernet epochs done), ``seconds`` (its training time so far),
+    one entry per checkpoint in ``epochs`` (supernet epochs done), ``seconds`` (its training time so far on this
+    machine), ``macs`` (its training compute so far, the unit to compare with the benchmark's trainings),
     ``kendall``, ``spearman``, ``top_k_hit_rate``, ``selected_accuracy``.
     """
 
@@ -72,6 +73,7 @@ class RankingQuality:
     truth: np.ndarray
     epochs: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    macs: list[float] = field(default_factory=list)
     scores: list[np.ndarray] = field(default_factory=list)
     kendall: list[float] = field(default_factory=list)
     spearman: list[float] = field(default_factory=list)
@@ -148,6 +150,7 @@ def ranking_quality(trainer: OneShotTrainer, benchmark: Benchmark, architectures
         agreement = rank_agreement(scores, result.truth, top_k)
         result.epochs.append(trainer.epochs_done)
         result.seconds.append(trainer.seconds)
+        result.macs.append(trainer.macs)
         result.scores.append(scores)
         result.kendall.append(agreement["kendall"])
         result.spearman.append(agreement["spearman"])

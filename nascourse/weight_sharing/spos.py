@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..compute import MacCounter
 from ..data import DatasetSplits, iterate_batches
 from ..spaces.cell201 import EDGES, Cell201Architecture
 from .one_shot import OneShotSupernet, path_accuracy, recalibrate_batchnorm
@@ -84,9 +85,9 @@ class OneShotTrainer:
     The optimiser is the course's recipe (``nascourse.train``): SGD with Nesterov momentum 0.9, weight
     decay, gradient-norm clipping at 5, and a cosine learning rate over the ``epochs`` the trainer is
     planned for (training past them is refused: the cosine would climb again). ``clock`` measures
-    training time; the default, the process's CPU time, is what the benchmark recorded as
-    ``train_seconds``, so supernet time and stand-alone time are in the same units (with one torch
-    thread; more threads add up their CPU time). ``sampling`` is ``"uniform"`` (SPOS) or ``"fair"``
+    training time on this machine (default: the process's CPU time); ``macs`` counts the training's compute
+    (``nascourse.compute``), the unit to compare with the benchmark's recorded trainings
+    (``Benchmark.seconds_for``): it is the same on every machine. ``sampling`` is ``"uniform"`` (SPOS) or ``"fair"``
     (FairNAS); ``sampler`` replaces it by any function ``rng -> list of architectures``.
     """
 
@@ -94,7 +95,7 @@ class OneShotTrainer:
                  sampling: str = "uniform", sampler: Sampler | None = None, batch_size: int = 32,
                  learning_rate: float = 0.1, weight_decay: float = 3e-4, seed: int = 0,
                  recalibration_batches: int = 4, recalibration_batch_size: int = 64,
-                 clock: Callable[[], float] = time.process_time):
+                 clock: Callable[[], float] | None = None):
         if not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer (the length of the cosine schedule), got {epochs!r}.")
         if sampling not in SAMPLINGS:
@@ -125,10 +126,16 @@ class OneShotTrainer:
         self._batches = None  # the current pass over the training split
         self.recalibration_batches = recalibration_batches
         self.recalibration_batch_size = recalibration_batch_size
-        self.clock = clock
+        self.clock = clock or time.process_time  # looked up now, so a patched clock is seen
         self.steps = 0
-        self.seconds = 0.0  # training time so far, scoring excluded
+        self.seconds = 0.0  # training time so far on this machine, scoring excluded
+        self.counter = MacCounter()  # training compute so far, scoring excluded
         self.losses: list[float] = []  # mean training loss of each finished epoch
+
+    @property
+    def macs(self) -> float:
+        """Multiply-accumulates of the training steps so far (scoring excluded)."""
+        return float(self.counter.macs)
 
     @property
     def epochs_done(self) -> float:
@@ -171,7 +178,8 @@ class OneShotTrainer:
                 self._batches = iterate_batches(self.data.train, self.batch_size, shuffle=True,
                                                 generator=self.generator, augment=self.data.augment)
             x, y = next(self._batches)
-            losses.append(self.train_step(x, y, self.sampler(self.rng)))
+            with self.counter:
+                losses.append(self.train_step(x, y, self.sampler(self.rng)))
             self.seconds += self.clock() - start
             if self.steps % self.steps_per_epoch == 0:
                 self.losses.append(sum(losses[-self.steps_per_epoch:]) / len(losses[-self.steps_per_epoch:]))
