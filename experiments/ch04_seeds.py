@@ -1,6 +1,6 @@
 """Chapter 04's experiments over several seeds; the notebook's summary quotes this script's output.
 
-    python experiments/ch04_seeds.py              # quick profile, seeds 0-4 (about ten minutes on a CPU)
+    python experiments/ch04_seeds.py              # quick profile, seeds 0-4 (a quarter of an hour or more on a CPU)
     python experiments/ch04_seeds.py --seeds 3    # seeds 0-2
 
 Every seed runs what the notebook runs (same networks, budgets and searches), so a column's minimum
