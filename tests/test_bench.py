@@ -173,3 +173,47 @@ def test_returned_on_grid_is_returned_accuracy_at_each_budget_and_nan_before_the
     architecture = histories[0].trials[0].architecture
     assert benchmark.mean_accuracy(architecture, "test") == pytest.approx(
         np.nanmean(benchmark.test_accuracy[benchmark.row(architecture), :, -1]))
+
+
+# --- the search signal's noise knob (on the course's table) ---------------------------------------------------
+@pytest.fixture(scope="module")
+def bench():
+    return Benchmark.load()
+
+
+def test_averaging_every_seed_gives_the_table_mean_at_the_cost_of_every_training(bench):
+    from nascourse.bench import BenchmarkEvaluator
+
+    architecture = bench.architectures[500]
+    result = BenchmarkEvaluator(bench, average=len(bench.seeds))(architecture)
+    assert result.accuracy == pytest.approx(bench.final_validation()[500])
+    assert result.cost_seconds == pytest.approx(bench.train_seconds[500, :, -1].sum())
+    assert result.cost_epochs == bench.protocol.epochs * len(bench.seeds)
+
+
+def test_averaging_two_runs_draws_two_different_seeds(bench):
+    from nascourse.bench import BenchmarkEvaluator
+
+    evaluator = BenchmarkEvaluator(bench, average=2, rng_seed=3)
+    finals = bench.val_accuracy[500, :, -1]
+    pair_means = {round(float((finals[a] + finals[b]) / 2), 9) for a in range(4) for b in range(4) if a < b}
+    seen = {round(evaluator(bench.architectures[500]).accuracy, 9) for _ in range(30)}
+    assert seen <= pair_means and len(seen) > 1
+
+
+def test_one_run_per_lookup_is_what_the_evaluator_always_did(bench):
+    from nascourse.bench import BenchmarkEvaluator
+
+    one, default = BenchmarkEvaluator(bench, rng_seed=5, average=1), BenchmarkEvaluator(bench, rng_seed=5)
+    for row in (3, 200, 700):
+        a, b = one(bench.architectures[row]), default(bench.architectures[row])
+        assert a.accuracy == b.accuracy and a.cost_seconds == b.cost_seconds
+        assert a.accuracy in set(bench.val_accuracy[row, :, -1].tolist())
+
+
+@pytest.mark.parametrize("average", [0, 5, 1.5])
+def test_a_noise_setting_outside_the_table_is_refused(bench, average):
+    from nascourse.bench import BenchmarkEvaluator
+
+    with pytest.raises(ValueError, match="average must be"):
+        BenchmarkEvaluator(bench, average=average)

@@ -274,8 +274,8 @@ class Benchmark:
             raise ValueError(f"macs must be a non-negative count, got {macs!r}.")
         return float(macs) * self.seconds_per_mac
 
-    def evaluator(self, epochs: int | None = None, seed: int | None = None) -> "BenchmarkEvaluator":
-        return BenchmarkEvaluator(self, epochs, seed)
+    def evaluator(self, epochs: int | None = None, seed: int | None = None, average: int = 1) -> "BenchmarkEvaluator":
+        return BenchmarkEvaluator(self, epochs, seed, average=average)
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -315,23 +315,44 @@ class BenchmarkEvaluator:
 
     ``seed=None`` draws one of the trained seeds per query (from its own generator), as a fresh
     training run would land on one of them; a fixed seed makes every lookup deterministic.
+
+    ``average`` is the search signal's noise knob: the number of training runs (distinct seeds of the table, drawn
+    per query) whose validation accuracies are averaged into the one accuracy the strategy sees. 1 is one training
+    run, as a search that trains each candidate once sees it; ``len(benchmark.seeds)`` is the table's mean, free of
+    seed noise. Averaging k runs costs k trainings: the cost is the sum of their recorded seconds.
     """
 
-    def __init__(self, benchmark: Benchmark, epochs: int | None = None, seed: int | None = None, rng_seed: int = 0):
+    def __init__(self, benchmark: Benchmark, epochs: int | None = None, seed: int | None = None, rng_seed: int = 0,
+                 average: int = 1):
+        if not isinstance(average, int) or not 1 <= average <= len(benchmark.seeds):
+            raise ValueError(f"average must be a whole number of training runs between 1 and the table's "
+                             f"{len(benchmark.seeds)} seeds, got {average!r}.")
+        if seed is not None and average > 1:
+            raise ValueError("A fixed seed gives one training run; average several runs with seed=None.")
         self.benchmark = benchmark
         self.epochs = epochs or benchmark.protocol.epochs
         self.seed = seed
+        self.average = average
         self.rng = random.Random(rng_seed)
 
+    def _seeds(self) -> list[int]:
+        if self.seed is not None:
+            return [self.seed]
+        if self.average == 1:
+            return [self.rng.choice(self.benchmark.seeds)]
+        return self.rng.sample(self.benchmark.seeds, self.average)
+
     def __call__(self, architecture: Any) -> EvaluationResult:
-        seed = self.seed if self.seed is not None else self.rng.choice(self.benchmark.seeds)
-        record = self.benchmark.query(architecture, self.epochs, seed)
-        row, s = self.benchmark.row(architecture), self.benchmark.seeds.index(seed)
-        curve = [
-            {"epoch": e + 1, "train_loss": float(self.benchmark.train_loss[row, s, e]),
-             "val_accuracy": float(self.benchmark.val_accuracy[row, s, e]),
-             "seconds": float(self.benchmark.train_seconds[row, s, e])}
-            for e in range(self.epochs)
-        ]
-        accuracy = record.val_accuracy if math.isfinite(record.val_accuracy) else math.nan
-        return EvaluationResult(accuracy, record.train_seconds, float(self.epochs), record.parameters, curve=curve)
+        bench = self.benchmark
+        row, e = bench.row(architecture), self.epochs - 1
+        columns = [bench.seeds.index(seed) for seed in self._seeds()]
+        with np.errstate(all="ignore"):  # a diverged run is NaN: the mean of the runs is NaN too
+            curve = [
+                {"epoch": k + 1, "train_loss": float(np.mean(bench.train_loss[row, columns, k])),
+                 "val_accuracy": float(np.mean(bench.val_accuracy[row, columns, k])),
+                 "seconds": float(np.sum(bench.train_seconds[row, columns, k]))}
+                for k in range(self.epochs)
+            ]
+        accuracy = curve[e]["val_accuracy"] if math.isfinite(curve[e]["val_accuracy"]) else math.nan
+        return EvaluationResult(accuracy, curve[e]["seconds"], float(self.epochs * len(columns)),
+                                int(bench.parameters[row]), curve=curve)
