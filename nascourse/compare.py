@@ -41,10 +41,11 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .bench.table import Benchmark, BenchmarkEvaluator, win_probability
-from .loop import History
+from .loop import History, run_search
 
 __all__ = ["Run", "returned_on_grid", "bootstrap_interval", "holm", "ComparisonRow", "compare_at", "format_table",
-           "plot_returned", "TABLE_METHODS", "table_job", "strategy_run", "relaxation_job", "one_shot_job", "run_jobs"]
+           "plot_returned", "TABLE_METHODS", "TABLES", "load_table", "table_job", "strategy_run", "relaxation_job",
+           "one_shot_job", "run_jobs"]
 
 
 # ------------------------------------------------------------------------------------------------- runs
@@ -70,15 +71,20 @@ class Run:
             raise ValueError("A Run's cost points must not decrease.")
 
     @classmethod
-    def from_history(cls, method: str, seed: int, history: History) -> "Run":
-        """The best-by-validation cell after each trial that improved it (failed and partial trials never do)."""
+    def from_history(cls, method: str, seed: int, history: History, cost: str = "seconds") -> "Run":
+        """The best-by-validation cell after each trial that improved it (failed and partial trials never do).
+
+        ``cost``: ``"seconds"`` (the trials' recorded training seconds) or ``"trials"`` (candidates evaluated: the
+        unit on NAS-Bench-201, where every query is one full 200-epoch training)."""
+        if cost not in ("seconds", "trials"):
+            raise ValueError(f"cost must be 'seconds' or 'trials', got {cost!r}.")
         seconds, architectures, best = [], [], -math.inf
-        for trial in history:
+        for number, trial in enumerate(history, start=1):
             if trial.ok and trial.accuracy > best:
                 best = trial.accuracy
-                seconds.append(trial.cumulative_seconds)
+                seconds.append(trial.cumulative_seconds if cost == "seconds" else float(number))
                 architectures.append(trial.architecture)
-        spent = history[-1].cumulative_seconds if len(history) else 0.0
+        spent = (history[-1].cumulative_seconds if cost == "seconds" else float(len(history))) if len(history) else 0.0
         return cls(method, seed, seconds, architectures, spent, trials=len(history))
 
     @classmethod
@@ -304,9 +310,30 @@ FAMILIES = {**{name: family for name, (family, _) in _strategies().items()},
             "weight sharing (SPOS)": "RS + one-shot"}
 
 
-@lru_cache(maxsize=2)
+TABLES = ("digits", "nb201-cifar10", "nb201-cifar100", "nb201-ImageNet16-120")
+
+
+@lru_cache(maxsize=4)
+def load_table(table: str = "digits", path: str | None = None):
+    """A table by name: ``"digits"``, the course's benchmark (``path``: another build of it), or
+    ``"nb201-<dataset>"``, NAS-Bench-201 read from ``path`` or ``$NASCOURSE_NB201`` (``nascourse.bench.nb201``).
+    On the digits a budget is in the table's training seconds; on NAS-Bench-201 in trials (every query is one full
+    200-epoch training), the same for every method compared."""
+    if table == "digits":
+        return Benchmark.load(path)
+    if table in TABLES:
+        from .bench.nb201 import NB201Table
+
+        return NB201Table.load(path, dataset=table.removeprefix("nb201-"))
+    raise ValueError(f"Unknown table {table!r}; choose one of {TABLES}.")
+
+
 def _benchmark(path: str | None) -> Benchmark:
-    return Benchmark.load(path)
+    return load_table("digits", path)
+
+
+def _trial_budget(table: str) -> bool:
+    return table != "digits"
 
 
 @lru_cache(maxsize=2)
@@ -317,13 +344,27 @@ def _digits(path: str | None):
     return load_dataset(protocol.dataset, split_seed=protocol.split_seed)
 
 
-def table_job(method: str, seed: int, budget: float, bench_path: str | None = None) -> Run:
-    """One search by table lookup until it has spent ``budget`` training seconds (the last trial may overshoot)."""
+def table_job(method: str, seed: int, budget: float, bench_path: str | None = None, table: str = "digits",
+              average: int = 1) -> Run:
+    """One search by table lookup until it has spent ``budget``: training seconds on the digits (the last trial may
+    overshoot), trials on NAS-Bench-201 (``table="nb201-cifar10"``, ...). ``average``: on the digits, the number of
+    the table's training runs averaged into each lookup (the search signal's noise; ``BenchmarkEvaluator``)."""
     from .estimation.halving import Hyperband, TableTraining
 
-    bench = _benchmark(bench_path)
+    bench = load_table(table, bench_path)
     space = bench.space
+    if _trial_budget(table):
+        if method not in _strategies() or method == "GeNet genetic algorithm":
+            raise ValueError(f"{method!r} does not run on {table}: Hyperband needs learning curves (NAS-Bench-201's "
+                             "compact form keeps final accuracies only) and GeNet's code has two bits per edge, room "
+                             "for four operations, not five. Choose one of "
+                             f"{[m for m in _strategies() if m != 'GeNet genetic algorithm']}.")
+        strategy = _strategies()[method][1](space, int(budget), seed)
+        history = run_search(space, strategy, bench.evaluator(), int(budget), progress=False)
+        return Run.from_history(method, seed, history, cost="trials")
     if method == "Hyperband":
+        if average != 1:
+            raise ValueError("Hyperband reads partial learning curves of one training run; it takes average=1.")
         history = Hyperband(space, max_epochs=bench.protocol.epochs, eta=3, seed=seed).run(
             TableTraining(bench, rng_seed=seed), max_seconds=budget)
         return Run.from_history(method, seed, history)
@@ -331,19 +372,17 @@ def table_job(method: str, seed: int, budget: float, bench_path: str | None = No
     if method not in strategies:
         raise ValueError(f"Unknown table method {method!r}; choose one of {TABLE_METHODS}.")
     # MetaQNN plans its exploration schedule for the number of candidates the budget pays for, on average
-    expected = max(10, math.ceil(budget / float(np.nanmean(bench.train_seconds[:, :, -1]))))
-    return strategy_run(method, strategies[method][1](space, expected, seed), bench, seed, budget)
+    expected = max(10, math.ceil(budget / (average * float(np.nanmean(bench.train_seconds[:, :, -1])))))
+    return strategy_run(method, strategies[method][1](space, expected, seed), bench, seed, budget, average)
 
 
-def strategy_run(method: str, strategy: Any, bench: Benchmark, seed: int, budget: float) -> Run:
+def strategy_run(method: str, strategy: Any, bench: Benchmark, seed: int, budget: float, average: int = 1) -> Run:
     """Any ask/tell ``strategy`` on the benchmark's table until it has spent ``budget`` training seconds (the last
-    trial may overshoot); the table's trained seed per lookup is drawn with ``seed``. A strategy of your own
-    enters the comparison through this."""
-    from .loop import run_search
-
+    trial may overshoot); the table's trained seed(s) per lookup are drawn with ``seed`` (``average`` runs per
+    lookup, see ``BenchmarkEvaluator``). A strategy of your own enters the comparison through this."""
     cap = max(10, math.ceil(budget / float(np.nanmin(bench.train_seconds[:, :, -1]))) + 1)  # the budget stops first
-    history = run_search(bench.space, strategy, BenchmarkEvaluator(bench, rng_seed=seed), cap, progress=False,
-                         max_seconds=budget)
+    history = run_search(bench.space, strategy, BenchmarkEvaluator(bench, rng_seed=seed, average=average), cap,
+                         progress=False, max_seconds=budget)
     return Run.from_history(method, seed, history)
 
 
@@ -391,7 +430,7 @@ def one_shot_job(seed: int, checkpoints: Sequence[float], cells: int, bench_path
         quality = ranking_quality(trainer, bench, cells, checkpoints, sample_seed=seed)
     points = [(bench.seconds_for(macs), quality.architectures[int(np.argmax(scores))])
               for macs, scores in zip(quality.macs, quality.scores)]
-    return Run.from_points("weight sharing (SPOS)", seed, points,
+    return Run.from_points("weight sharing (SPOS)", seed, points, local_seconds=trainer.seconds,
                            scoring_seconds=bench.seconds_for(everything.macs - trainer.macs))
 
 

@@ -352,3 +352,44 @@ def test_run_search_rejects_a_budget_that_is_not_positive(max_seconds):
     space = Cell201Space()
     with pytest.raises(ValueError, match="max_seconds must be a positive number"):
         run_search(space, RandomSearch(space, seed=0), OneSecondEach(), 10, progress=False, max_seconds=max_seconds)
+
+
+# ------------------------------------------------------------------------------------------- tables and noise
+def test_a_run_can_count_its_cost_in_trials():
+    history = history_of(("a", 0.5, 7.0), ("b", 0.4, 7.0), ("c", 0.9, 7.0))
+    run = Run.from_history("m", 0, history, cost="trials")
+    assert run.seconds == [1.0, 3.0] and run.architectures == ["a", "c"] and run.spent == 3.0
+    with pytest.raises(ValueError, match="cost must be"):
+        Run.from_history("m", 0, history, cost="epochs")
+
+
+def test_averaging_runs_per_lookup_buys_fewer_candidates_for_the_same_budget():
+    one = table_job("random search", 0, budget=20.0)
+    four = table_job("random search", 0, budget=20.0, average=4)
+    assert four.spent >= 20.0 and one.spent >= 20.0
+    assert four.trials < one.trials / 2, "each lookup of the noise-free mean costs four trainings"
+
+
+def test_table_methods_run_on_nas_bench_201_with_a_budget_in_trials(nb201_folder, monkeypatch):
+    monkeypatch.setenv("NASCOURSE_NB201", str(nb201_folder))
+    compare.load_table.cache_clear()
+    table = compare.load_table("nb201-cifar10")
+    for method in ("random search", "regularized evolution", "Q-learning (MetaQNN)"):
+        run = table_job(method, 3, budget=25, table="nb201-cifar10")
+        assert run.trials == 25 and run.spent == 25.0 and run.seconds[0] == 1.0
+        returned = run.returned_at(25)
+        assert table.mean_accuracy(returned, "val") == max(
+            table.mean_accuracy(a, "val") for a in run.architectures), "the best cell seen by validation"
+    rows = compare_at({"random search": [table_job("random search", s, 25, table="nb201-cifar10") for s in range(5)],
+                       "regularized evolution": [table_job("regularized evolution", s, 25, table="nb201-cifar10")
+                                                 for s in range(5)]}, table, 25)
+    assert {row.method for row in rows} == {"random search", "regularized evolution"}
+    for method in ("Hyperband", "GeNet genetic algorithm"):
+        with pytest.raises(ValueError, match="does not run on nb201-cifar10"):
+            table_job(method, 0, 25, table="nb201-cifar10")
+    compare.load_table.cache_clear()
+
+
+def test_an_unknown_table_is_named_in_the_error():
+    with pytest.raises(ValueError, match="Unknown table 'nb301'"):
+        compare.load_table("nb301")

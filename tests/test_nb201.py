@@ -6,7 +6,6 @@ but the files are missing.
 """
 
 import csv
-import os
 import sys
 from pathlib import Path
 
@@ -30,19 +29,9 @@ ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|ski
 HEADER = ["file id", "arch str", "cfg name", "C", "N", "train accuracy", "validation accuracy", "test accuracy"]
 
 
-def _data_folder() -> Path:
-    configured = os.environ.get("NASCOURSE_NB201")
-    folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared" / "nb201"
-    if all((folder / spec.file).is_file() for spec in DATASETS.values()):
-        return folder
-    if configured:
-        pytest.fail(f"NASCOURSE_NB201={configured} but NAS-Bench-201's three CSVs are not there.")
-    pytest.skip(f"NAS-Bench-201's CSVs are not at {folder}: set NASCOURSE_NB201 to a folder of them (README).")
-
-
 @pytest.fixture(scope="module")
-def folder() -> Path:
-    return _data_folder()
+def folder(nb201_folder) -> Path:
+    return nb201_folder
 
 
 @pytest.fixture(scope="module")
