@@ -345,32 +345,43 @@ def _digits(path: str | None):
 
 
 def table_job(method: str, seed: int, budget: float, bench_path: str | None = None, table: str = "digits",
-              average: int = 1) -> Run:
-    """One search by table lookup until it has spent ``budget``: training seconds on the digits (the last trial may
-    overshoot), trials on NAS-Bench-201 (``table="nb201-cifar10"``, ...). ``average``: on the digits, the number of
-    the table's training runs averaged into each lookup (the search signal's noise; ``BenchmarkEvaluator``)."""
+              average: int = 1, unit: str | None = None) -> Run:
+    """One search by table lookup until it has spent ``budget``.
+
+    ``unit``: ``"seconds"`` (the table's recorded training seconds; the last trial may overshoot) or ``"trials"``
+    (candidates evaluated). The digits default to seconds; NAS-Bench-201 (``table="nb201-cifar10"``, ...) has no
+    recorded times and counts trials. ``average``: on the digits, the number of the table's training runs averaged
+    into each lookup (the search signal's noise; ``BenchmarkEvaluator``)."""
     from .estimation.halving import Hyperband, TableTraining
 
+    unit = unit or ("trials" if _trial_budget(table) else "seconds")
+    if unit not in ("seconds", "trials"):
+        raise ValueError(f"unit must be 'seconds' or 'trials', got {unit!r}.")
+    if _trial_budget(table) and unit != "trials":
+        raise ValueError(f"{table} records no training times: give its budget in trials (unit='trials').")
     bench = load_table(table, bench_path)
     space = bench.space
-    if _trial_budget(table):
-        if method not in _strategies() or method == "GeNet genetic algorithm":
-            raise ValueError(f"{method!r} does not run on {table}: Hyperband needs learning curves (NAS-Bench-201's "
-                             "compact form keeps final accuracies only) and GeNet's code has two bits per edge, room "
-                             "for four operations, not five. Choose one of "
-                             f"{[m for m in _strategies() if m != 'GeNet genetic algorithm']}.")
-        strategy = _strategies()[method][1](space, int(budget), seed)
-        history = run_search(space, strategy, bench.evaluator(), int(budget), progress=False)
-        return Run.from_history(method, seed, history, cost="trials")
+    strategies = _strategies()
+    if _trial_budget(table) and method in ("Hyperband", "GeNet genetic algorithm"):
+        raise ValueError(f"{method!r} does not run on {table}: Hyperband needs learning curves (NAS-Bench-201's "
+                         "compact form keeps final accuracies only) and GeNet's code has two bits per edge, room "
+                         "for four operations, not five. Choose one of "
+                         f"{[m for m in strategies if m != 'GeNet genetic algorithm']}.")
     if method == "Hyperband":
-        if average != 1:
-            raise ValueError("Hyperband reads partial learning curves of one training run; it takes average=1.")
+        if average != 1 or unit != "seconds":
+            raise ValueError("Hyperband trains candidates partially from one run's learning curve: it takes "
+                             "average=1 and a budget in seconds.")
         history = Hyperband(space, max_epochs=bench.protocol.epochs, eta=3, seed=seed).run(
             TableTraining(bench, rng_seed=seed), max_seconds=budget)
         return Run.from_history(method, seed, history)
-    strategies = _strategies()
     if method not in strategies:
         raise ValueError(f"Unknown table method {method!r}; choose one of {TABLE_METHODS}.")
+    if unit == "trials":
+        evaluator = bench.evaluator() if _trial_budget(table) else BenchmarkEvaluator(bench, rng_seed=seed,
+                                                                                      average=average)
+        history = run_search(space, strategies[method][1](space, int(budget), seed), evaluator, int(budget),
+                             progress=False)
+        return Run.from_history(method, seed, history, cost="trials")
     # MetaQNN plans its exploration schedule for the number of candidates the budget pays for, on average
     expected = max(10, math.ceil(budget / (average * float(np.nanmean(bench.train_seconds[:, :, -1])))))
     return strategy_run(method, strategies[method][1](space, expected, seed), bench, seed, budget, average)

@@ -393,3 +393,13 @@ def test_table_methods_run_on_nas_bench_201_with_a_budget_in_trials(nb201_folder
 def test_an_unknown_table_is_named_in_the_error():
     with pytest.raises(ValueError, match="Unknown table 'nb301'"):
         compare.load_table("nb301")
+
+
+def test_on_the_digits_a_budget_can_count_trials_so_only_the_noise_changes():
+    one = table_job("random search", 2, budget=30, unit="trials")
+    mean = table_job("random search", 2, budget=30, unit="trials", average=4)
+    assert one.trials == mean.trials == 30 and one.spent == mean.spent == 30.0
+    with pytest.raises(ValueError, match="Hyperband trains candidates partially"):
+        table_job("Hyperband", 0, budget=30, unit="trials")
+    with pytest.raises(ValueError, match="unit must be"):
+        table_job("random search", 0, budget=30, unit="epochs")
