@@ -55,9 +55,9 @@ def _scored_layers(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-def _without_batchnorm(model: nn.Module) -> nn.Module:
-    """A deep copy of ``model`` in which every BatchNorm is an identity."""
-    clone = copy.deepcopy(model)
+def _without_batchnorm(model: nn.Module, in_place: bool = False) -> nn.Module:
+    """A deep copy of ``model`` (or ``model`` itself, ``in_place``) in which every BatchNorm is an identity."""
+    clone = model if in_place else copy.deepcopy(model)
     for parent in clone.modules():
         for name, child in parent.named_children():
             if isinstance(child, _BATCHNORMS):
@@ -65,13 +65,16 @@ def _without_batchnorm(model: nn.Module) -> nn.Module:
     return clone
 
 
-def synflow(model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None = None) -> float:
+def synflow(model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None = None, *,
+            in_place: bool = False) -> float:
     """SynFlow: sum |theta * dR/dtheta| over conv/linear weights, R = sum(f_|theta|(1)).
 
     ``images``: (B, C, H, W), used only for its shape: the input is one all-ones image (1, C, H, W).
-    The model itself is left untouched (a BatchNorm-free float64 copy is scored)."""
+    The model itself is left untouched (a BatchNorm-free float64 copy is scored), unless ``in_place``:
+    then the model itself is turned into that copy (for a network built only to be scored: the copy
+    of a large network costs as much as its forward and backward pass)."""
     _check_batch(images, labels, need_labels=False)
-    clone = _without_batchnorm(model).double().eval()
+    clone = _without_batchnorm(model, in_place).double().eval()
     with torch.no_grad():
         for parameter in clone.parameters():
             parameter.abs_()  # "linearise": with positive weights and input, no ReLU ever cuts the flow
