@@ -75,14 +75,17 @@ class RidgeRegression:
         return (x - self.mean) / self.scale @ self.weights + self.intercept
 
 
-def architecture_features(space: Cell201Space, architectures: Sequence[Any]) -> np.ndarray:
+def architecture_features(space: Cell201Space, architectures: Sequence[Any], canonical: bool = True) -> np.ndarray:
     """One-hot operation per edge: (n architectures) -> (n, 6 * len(space.operations)).
 
-    Each architecture is taken in its canonical form, so equivalent cells get equal features."""
+    Each architecture is taken in its canonical form, so equivalent cells get equal features; with
+    ``canonical=False`` the exact cell's operations are encoded (dead edges included, as a table that
+    trained every exact cell, like NAS-Bench-201, built them)."""
     operations = space.operations
     features = np.zeros((len(architectures), len(EDGES) * len(operations)))
     for row, architecture in enumerate(architectures):
-        for edge, op in enumerate(space.canonical(architecture).operations):
+        cell = space.canonical(architecture) if canonical else space.as_architecture(architecture)
+        for edge, op in enumerate(cell.operations):
             features[row, edge * len(operations) + operations.index(op)] = 1.0
     return features
 
