@@ -6,12 +6,16 @@
 * ``predictor``: ridge-regression performance prediction from the cell and the early curve
   (Baker et al.; PNAS's surrogate);
 * ``halving``: successive halving, Hyperband and early-stopping random search on budgets of epochs;
-* ``proxies``: training-free scores of an untrained network (synflow, NASWOT, grad-norm, #params).
+* ``proxies``: training-free scores of an untrained network (synflow, NASWOT, grad-norm, #params);
+* ``nb201_scores``: the proxies (on NAS-Bench-201's real networks) and a cell-only predictor, scored
+  against NAS-Bench-201's accuracies.
 """
 
 from .curves import FAMILIES, CurveFamily, CurveFit, Extrapolation, extrapolate, fit_curve, should_terminate
 from .halving import (ExtrapolationRule, Hyperband, MedianStoppingRule, Rung, SuccessiveHalving, TableTraining,
                       early_stopping_search, hyperband_brackets, successive_halving_rungs)
+from .nb201_scores import (DATA_FREE_PROXIES, CellPredictorReport, NB201ProxyReport, cell_features,
+                           evaluate_cell_predictor, nb201_proxy_correlations, nb201_proxy_scores)
 from .predictor import (PerformancePredictor, PredictorReport, RidgeRegression, architecture_features,
                         evaluate_predictor, fit_predictor)
 from .proxies import PROXIES, ProxyReport, grad_norm, naswot, parameter_count, proxy_correlations, \
@@ -22,6 +26,8 @@ __all__ = [
     "FAMILIES", "CurveFamily", "CurveFit", "Extrapolation", "extrapolate", "fit_curve", "should_terminate",
     "ExtrapolationRule", "Hyperband", "MedianStoppingRule", "Rung", "SuccessiveHalving", "TableTraining",
     "early_stopping_search", "hyperband_brackets", "successive_halving_rungs",
+    "DATA_FREE_PROXIES", "CellPredictorReport", "NB201ProxyReport", "cell_features", "evaluate_cell_predictor",
+    "nb201_proxy_correlations", "nb201_proxy_scores",
     "PerformancePredictor", "PredictorReport", "RidgeRegression", "architecture_features", "evaluate_predictor",
     "fit_predictor",
     "PROXIES", "ProxyReport", "grad_norm", "naswot", "parameter_count", "proxy_correlations", "score_architectures",
