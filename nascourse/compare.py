@@ -240,7 +240,8 @@ def format_table(rows: Sequence[ComparisonRow], title: str = "") -> str:
     """The ranked table as text: rank, method, family, median [quartiles], CI of the median, the difference to the
     baseline with its CI, Vargha-Delaney A, p-values (``w``: paired Wilcoxon, ``u``: Mann-Whitney) and the verdict."""
     lines = [title] if title else []
-    lines.append(f"{'#':>2} {'method':30} {'family':15} {'runs':>5} {'median':>7} {'quartiles':>13} "
+    width = max([30, *(len(row.method) for row in rows)])
+    lines.append(f"{'#':>2} {'method':{width}} {'family':15} {'runs':>5} {'median':>7} {'quartiles':>13} "
                  f"{'95% CI of median':>17} {'diff. to RS [95% CI]':>26} {'A':>5} {'p':>7} {'p Holm':>6} "
                  f"{'spent s':>7}  verdict")
     for rank, row in enumerate(rows, start=1):
@@ -248,7 +249,7 @@ def format_table(rows: Sequence[ComparisonRow], title: str = "") -> str:
         ph = "" if math.isnan(row.p_holm) else f"{row.p_holm:.3f}"
         difference = "" if math.isnan(row.p_value) else \
             f"{row.difference:+.4f} [{row.difference_low:+.4f}, {row.difference_high:+.4f}]"
-        lines.append(f"{rank:>2} {row.method:30} {row.family:15} {f'{row.runs}/{row.total}':>5} {row.median:>7.4f} "
+        lines.append(f"{rank:>2} {row.method:{width}} {row.family:15} {f'{row.runs}/{row.total}':>5} {row.median:>7.4f} "
                      f"{f'{row.q1:.3f}-{row.q3:.3f}':>13} {f'{row.ci_low:.4f}-{row.ci_high:.4f}':>17} "
                      f"{difference:>26} {row.win_probability:>5.2f} {p:>7} {ph:>6} {row.median_spent:>7.1f}  {row.verdict}")
     return "\n".join(lines)

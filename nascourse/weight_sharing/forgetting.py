@@ -77,14 +77,23 @@ class ForgettingCurves:
         curves = self.early_curves
         return curves[:, self._switch_index()] - curves[:, -1]
 
+    def immediate_drop(self) -> np.ndarray:
+        """(early paths,): accuracy at the switch minus accuracy at the first record after it. A supernet that
+        simply stopped at the switch would keep the early paths exactly where they were (scores are computed
+        with fixed recalibration batches), so a positive drop is accuracy lost to training *other* paths:
+        forgetting, not a lack of further training."""
+        curves, at = self.early_curves, self._switch_index()
+        return curves[:, at] - curves[:, at + 1]
+
     def deepest_drop(self) -> np.ndarray:
         """(early paths,): accuracy at the switch minus the lowest accuracy recorded after it."""
         curves, at = self.early_curves, self._switch_index()
         return curves[:, at] - curves[:, at + 1:].min(axis=1)
 
     def gap_to_control(self) -> np.ndarray:
-        """(records after the switch,): mean over early paths of control minus experiment: the accuracy the
-        early paths lose because the supernet trained other paths instead of them."""
+        """(records after the switch,): mean over early paths of control minus experiment. It mixes two things:
+        what the early paths lose to the other paths' training (forgetting) and what the control gains by
+        training them further; ``immediate_drop`` isolates the first."""
         if not self.control_accuracy:
             raise ValueError("No control run: call multi_model_forgetting(..., control=True).")
         at = self._switch_index()
