@@ -125,7 +125,8 @@ def nb201_proxy_correlations(table: NB201Table, proxies: Sequence[str | Callable
 
     Non-finite scores rank last. Proxies that need images are refused up front (ValueError) unless ``data``
     is given. Measured on one shared CPU core: 200 cells took 44 s for synflow and the parameter count together
-    (synflow's float64 forward and backward about 0.15 s a cell, building a network 0.05 s), hence 100 by default."""
+    on a busy machine (each builds the network, 0.05 s; synflow's float64 pass 0.1-0.15 s), 1000 cells 72 s for
+    synflow alone on a quieter one: 100 by default keeps a notebook cell well under a minute."""
     if not 10 <= sample_size <= len(table):
         raise ValueError(f"sample_size must lie in 10..{len(table)}; got {sample_size}.")
     for proxy in proxies:  # refuse before any network is built
