@@ -136,12 +136,15 @@ class Zero(nn.Module):
 
 
 class FactorizedReduce(nn.Module):
-    """Halve the resolution without discarding three pixels in four (the skip path of a reduction).
+    """Halve the resolution on the skip path of a reduction, reading half of the pixels instead of a quarter.
 
-    A stride-2 1x1 convolution sees only the even pixels; FactorizedReduce runs a second one on the
-    input shifted by one pixel (the odd pixels) and concatenates the two, each giving half of the
-    output channels: ReLU -> [conv1x1/2 (x), conv1x1/2 (x shifted)] -> concat -> BatchNorm.
+    A stride-2 1x1 convolution reads one pixel in four: those at (even row, even column). FactorizedReduce
+    runs a second one on the input shifted by one pixel down and one right, which reads the (odd row, odd
+    column) pixels, and concatenates the two, each giving half of the output channels:
+    ReLU -> [conv1x1/2 (x), conv1x1/2 (x shifted)] -> concat -> BatchNorm.
     (B, C_in, H, W) -> (B, C_out, ceil(H / 2), ceil(W / 2)).
+    The other half of the input, the (even, odd) and (odd, even) pixels, never reaches the output; each
+    output channel reads only one of the two grids.
 
     The shifted path pads one row and column of zeros at the bottom right first, so an odd-sized
     input gives the same output size on both paths; on even sizes the padding is never read.

@@ -116,6 +116,24 @@ def test_factorized_reduce_reads_the_odd_pixels_too():
     assert out[0, 0].abs().sum() == 0 and out[0, 1].abs().sum() > 0
 
 
+def test_factorized_reduce_reads_the_even_even_and_odd_odd_pixels_and_no_others():
+    reduce = FactorizedReduce(3, 4, affine=False).eval()
+    x = (torch.rand(1, 3, 6, 6) + 0.5).requires_grad_()  # positive, so the leading ReLU passes every pixel's gradient
+    rows, columns = torch.meshgrid(torch.arange(6), torch.arange(6), indexing="ij")
+    even_even, odd_odd = (rows % 2 == 0) & (columns % 2 == 0), (rows % 2 == 1) & (columns % 2 == 1)
+
+    def read(channels):  # the input pixels that move these output channels: where the gradient is not zero
+        x.grad = None
+        reduce(x)[:, channels].abs().sum().backward()
+        return x.grad.abs().sum(dim=(0, 1)) > 0
+
+    assert torch.equal(read(slice(0, 2)), even_even)  # the first path: (even row, even column)
+    assert torch.equal(read(slice(2, 4)), odd_odd)  # the shifted path: (odd row, odd column)
+    everything = read(slice(0, 4))
+    assert torch.equal(everything, even_even | odd_odd)
+    assert everything.sum() == 18  # half of the 36 pixels; the (even, odd) and (odd, even) ones are never read
+
+
 def test_affine_false_leaves_batchnorm_without_parameters():
     with_affine = sum(p.numel() for p in build_operation("sep_conv_3x3", 8).parameters())
     without = sum(p.numel() for p in build_operation("sep_conv_3x3", 8, affine=False).parameters())
