@@ -1,6 +1,6 @@
 """A NAS-Bench-201-style cell space: one small DAG, searched once, stacked into a fixed skeleton.
 
-This is the modular search space of the survey (Sec. 3.1, Fig. 7): instead of designing the
+This is the modular search space of the survey (Sec. 3.1, Fig. 4): instead of designing the
 whole network, search one *cell* and repeat it. The cell follows NAS-Bench-201 (Dong & Yang,
 2020): a DAG of 4 nodes; node 0 is the cell input, node 3 its output, and every pair
 ``i < j`` is joined by an edge carrying one operation::
@@ -23,8 +23,9 @@ The macro skeleton (NAS-Bench-201's, sized down for 8x8 digits): a 3x3 stem conv
 three stages of ``cells_per_stage`` cells at ``C``, ``2C`` and ``4C`` channels joined by
 two reductions that halve the resolution, then global average pooling and a linear
 classifier. Simplifications, to keep a whole-space benchmark within hours on two CPU cores:
-convolutions are Conv-BN-ReLU (NAS-Bench-201 uses ReLU-Conv-BN), and a reduction is one
-stride-2 Conv-BN-ReLU (NAS-Bench-201 uses a residual block).
+convolutions are Conv-BN-ReLU (NAS-Bench-201 uses ReLU-Conv-BN), and a reduction is 2x2 average
+pooling followed by a 1x1 Conv-BN-ReLU that doubles the width (NAS-Bench-201 uses a residual block
+of two 3x3 ReLU-Conv-BN, the first with stride 2, beside an average-pooled 1x1 shortcut).
 """
 
 from __future__ import annotations
