@@ -188,9 +188,16 @@ class Cell201Space(SearchSpace):
         return representative, list(firsts.values())
 
     def canonical(self, architecture) -> Cell201Architecture:
-        """The one representative of every cell that computes the same function as ``architecture``."""
-        architecture = self.as_architecture(architecture)
-        return self._classes[0][_expression(architecture)]
+        """The one representative of every cell that computes the same function as ``architecture``.
+
+        Remembered per cell (or string) asked: searches ask for the same few thousand cells again and again."""
+        cache = self.__dict__.setdefault("_canonical_of", {})
+        if isinstance(architecture, (str, Cell201Architecture)) and architecture in cache:
+            return cache[architecture]
+        result = self._classes[0][_expression(self.as_architecture(architecture))]
+        if isinstance(architecture, (str, Cell201Architecture)):
+            cache[architecture] = result
+        return result
 
     def equivalent(self, a, b) -> bool:
         return _expression(self.as_architecture(a)) == _expression(self.as_architecture(b))
