@@ -25,8 +25,8 @@ from torch import nn
 from ..ops import ConvBNReLU
 from ..spaces.base import ArchitectureError
 from ..spaces.cell201 import EDGES, NODES, OPERATIONS, Cell201Architecture, _reduction
-from .mixing import darts_weights, edge_normalisation, gumbel_weights, most_likely, node_softmax_weights
-from .supernet import METHODS, MixedOp, SharedSource, edge_output, split_channels
+from .mixing import mixing_rule
+from .supernet import MixedOp, SharedSource, edge_output, split_channels
 
 __all__ = ["BENCHMARK_OPERATIONS", "Cell201Supernet"]
 
@@ -92,8 +92,7 @@ class Cell201Supernet(nn.Module):
                  cells_per_stage: int = 1, operations: Sequence[str] = BENCHMARK_OPERATIONS,
                  method: str = "darts", partial_channels: int = 2):
         super().__init__()
-        if method not in METHODS:
-            raise ValueError(f"Unknown relaxation method {method!r}; choose one of {METHODS}.")
+        self.rule = mixing_rule(method)
         # an unknown name would otherwise surface as a KeyError deep inside the first forward pass
         unknown = sorted(set(operations) - set(OPERATIONS))
         if unknown or len(set(operations)) != len(tuple(operations)):
@@ -103,7 +102,7 @@ class Cell201Supernet(nn.Module):
         self.operations = tuple(operations)
         self.edge_operations = {"cell": (self.operations,) * len(EDGES)}
         self.temperature = 1.0
-        partial = partial_channels if method == "pcdarts" else 1
+        partial = self.rule.partial_channels(partial_channels)
         layers: list[nn.Module] = [ConvBNReLU(input_shape[0], channels, 3)]
         width = channels
         for stage in range(3):
@@ -114,27 +113,28 @@ class Cell201Supernet(nn.Module):
         self.features = nn.ModuleList(layers)
         self.classifier = nn.Linear(width, num_classes)
         self.alpha = nn.Parameter(1e-3 * torch.randn(len(EDGES), len(self.operations)))
-        if method == "pcdarts":
-            self.beta = nn.Parameter(1e-3 * torch.randn(len(EDGES)))
+        for name in self.rule.edge_parameters:  # PC-DARTS: beta, one value per edge
+            setattr(self, name, nn.Parameter(1e-3 * torch.randn(len(EDGES))))
 
     def arch_parameters(self) -> list[nn.Parameter]:
-        return [self.alpha] + ([self.beta] if self.method == "pcdarts" else [])
+        return [getattr(self, name) for name in ("alpha", *self.rule.edge_parameters)]
 
     def weight_parameters(self) -> list[nn.Parameter]:
         arch = {id(p) for p in self.arch_parameters()}
         return [p for p in self.parameters() if id(p) not in arch]
 
+    def _edge_parameters(self) -> dict[str, torch.Tensor]:
+        """The method's extra architecture parameters by name (PC-DARTS: {"beta": ...})."""
+        return {name: getattr(self, name) for name in self.rule.edge_parameters}
+
     def mixing_weights(self, kind: str = "cell") -> torch.Tensor:
-        if self.method == "gdas":  # a random path while training; the most likely one when evaluating
-            return gumbel_weights(self.alpha, self.temperature) if self.training else most_likely(self.alpha)
-        if self.method == "idarts":
-            return node_softmax_weights(self.alpha, NODE_EDGES)
-        return darts_weights(self.alpha)
+        """(6, operations): the weights the forward pass multiplies each operation's output by."""
+        return self.rule.weights(self.alpha, NODE_EDGES, self.temperature, self.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = self.mixing_weights()
-        scale = edge_normalisation(self.beta, NODE_EDGES) if self.method == "pcdarts" else None
-        sampled = weights.argmax(dim=-1).tolist() if self.method == "gdas" else None
+        scale = self.rule.edge_scale(NODE_EDGES, **self._edge_parameters())
+        sampled = weights.argmax(dim=-1).tolist() if self.rule.samples_one_path else None
         for layer in self.features:
             x = layer(x, weights, scale, sampled) if isinstance(layer, SearchCell201) else layer(x)
         return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
@@ -142,21 +142,11 @@ class Cell201Supernet(nn.Module):
     @torch.no_grad()
     def operation_strengths(self, kind: str = "cell") -> torch.Tensor:
         """(6, operations): softmax(alpha) per edge; I-DARTS's node softmax; PC-DARTS times the edge weight."""
-        if self.method == "idarts":
-            return node_softmax_weights(self.alpha, NODE_EDGES)
-        strengths = darts_weights(self.alpha)
-        if self.method == "pcdarts":
-            strengths = strengths * edge_normalisation(self.beta, NODE_EDGES)[:, None]
-        return strengths
+        return self.rule.strengths(self.alpha, NODE_EDGES, **self._edge_parameters())
 
     def _choose(self, row: torch.Tensor, target: int) -> str:
         """One edge's operation from its row of strengths (operations,); ``target`` is the edge's node."""
-        if self.method == "idarts":
-            share = 1.0 / (NODE_EDGES[target - 1] * len(self.operations))
-            real = [(float(row[k]), name) for k, name in enumerate(self.operations) if name != "none"]
-            strength, name = max(real)
-            return name if strength > share else "none"
-        return self.operations[int(row.argmax())]
+        return self.rule.derive_edge(row, self.operations, NODE_EDGES[target - 1])
 
     def derive(self, max_skips: int | None = None) -> Cell201Architecture:
         """The discrete cell: per edge the strongest operation, ``none`` included (NAS-Bench-201's rule);

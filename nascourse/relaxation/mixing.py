@@ -20,6 +20,10 @@ supernet multiplies the operations' outputs by:
 
 Every function takes ``node_edges``, the number of incoming edges of each node in order (DARTS:
 2, 3, 4, 5 for four intermediate nodes), where the node grouping matters.
+
+Each method is one ``MixingRule`` (``MIXING_RULES``, by name; ``METHODS`` lists the names): the few
+things a supernet asks of it, with DARTS's answers as the defaults and each successor overriding only
+what it changes. Adding a relaxation method means adding one rule here.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ["darts_weights", "gumbel_weights", "most_likely", "node_softmax_weights", "edge_normalisation", "node_slices"]
+__all__ = ["darts_weights", "gumbel_weights", "most_likely", "node_softmax_weights", "edge_normalisation", "node_slices",
+           "MixingRule", "DartsMixing", "GumbelMixing", "PartialChannelMixing", "NodeSoftmaxMixing", "MIXING_RULES",
+           "METHODS", "mixing_rule"]
 
 
 def node_slices(node_edges: Sequence[int]) -> list[slice]:
@@ -102,3 +108,110 @@ def edge_normalisation(beta: torch.Tensor, node_edges: Sequence[int]) -> torch.T
     """
     _check_grouping(beta.shape[0], node_edges)
     return torch.cat([F.softmax(beta[rows], dim=0) for rows in node_slices(node_edges)])
+
+
+# ------------------------------------------------------------------------------ one rule per method
+class MixingRule:
+    """What a relaxation method decides in a supernet; DARTS's answers, which the successors override.
+
+    * ``edge_parameters``: names of extra architecture parameters with one value per edge (PC-DARTS's beta);
+    * ``weights``: alpha -> the (edges, operations) weights of the mixed operations (Eq. 4);
+    * ``samples_one_path``: whether only each edge's argmax operation runs (GDAS);
+    * ``partial_channels``: into how many parts an edge's input channels are split, one part being mixed;
+    * ``edge_scale``: what each edge's output is multiplied by when its node sums its edges (None: by 1);
+    * ``strengths``: the (edges, operations) values Eq. 5 compares to derive a cell;
+    * ``derive_edge``: the operation an edge keeps, where a derived cell may drop edges (the benchmark's
+      cell; on the DARTS cell every method keeps each node's two strongest edges, as a genotype needs).
+    """
+
+    name = "darts"
+    edge_parameters: tuple[str, ...] = ()
+    samples_one_path = False
+
+    def weights(self, alpha: torch.Tensor, node_edges: Sequence[int], temperature: float,
+                training: bool) -> torch.Tensor:
+        return darts_weights(alpha)
+
+    def partial_channels(self, requested: int) -> int:
+        return 1  # every channel goes through the mixed operations
+
+    def edge_scale(self, node_edges: Sequence[int], **edge_parameters: torch.Tensor) -> torch.Tensor | None:
+        return None  # x_j = sum_i o_bar^(i,j)(x_i): every edge counts once (Eq. 3)
+
+    def strengths(self, alpha: torch.Tensor, node_edges: Sequence[int], **edge_parameters: torch.Tensor) -> torch.Tensor:
+        """Eq. 5's scale: softmax(alpha) per edge, times the edge's scale where the method has one."""
+        strengths = darts_weights(alpha)
+        scale = self.edge_scale(node_edges, **edge_parameters)
+        return strengths if scale is None else strengths * scale[:, None]
+
+    def derive_edge(self, strengths: torch.Tensor, operations: Sequence[str], edges_into_node: int) -> str:
+        """Eq. 5 on one edge: its strongest operation, ``none`` included (NAS-Bench-201's rule)."""
+        return operations[int(strengths.argmax())]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class DartsMixing(MixingRule):
+    """DARTS (and P-DARTS, which adds stages around it): a softmax over each edge's operations, Eq. 4."""
+
+
+class GumbelMixing(MixingRule):
+    """GDAS: while training, one operation per edge sampled by the straight-through Gumbel-softmax and only
+    that one run; when evaluating, each edge's most likely operation."""
+
+    name = "gdas"
+    samples_one_path = True
+
+    def weights(self, alpha: torch.Tensor, node_edges: Sequence[int], temperature: float,
+                training: bool) -> torch.Tensor:
+        return gumbel_weights(alpha, temperature) if training else most_likely(alpha)
+
+
+class PartialChannelMixing(MixingRule):
+    """PC-DARTS: Eq. 4 on 1/K of the channels, and each edge weighed by a softmax of beta over its node's edges:
+
+        x_j = sum_{i < j}  softmax(beta)_(i,j) * o_bar^(i,j)(x_i)
+    """
+
+    name = "pcdarts"
+    edge_parameters = ("beta",)
+
+    def partial_channels(self, requested: int) -> int:
+        return requested  # K: the first C / K channels are mixed, the rest bypass the edge
+
+    def edge_scale(self, node_edges: Sequence[int], beta: torch.Tensor) -> torch.Tensor:
+        return edge_normalisation(beta, node_edges)
+
+
+class NodeSoftmaxMixing(MixingRule):
+    """I-DARTS: one softmax over every (incoming edge, operation) pair of a node."""
+
+    name = "idarts"
+
+    def weights(self, alpha: torch.Tensor, node_edges: Sequence[int], temperature: float,
+                training: bool) -> torch.Tensor:
+        return node_softmax_weights(alpha, node_edges)
+
+    def strengths(self, alpha: torch.Tensor, node_edges: Sequence[int], **edge_parameters: torch.Tensor) -> torch.Tensor:
+        return node_softmax_weights(alpha, node_edges)
+
+    def derive_edge(self, strengths: torch.Tensor, operations: Sequence[str], edges_into_node: int) -> str:
+        """The edge's strongest real operation if it beats the node's uniform share 1 / (edges x operations),
+        else ``none``: a node keeps any number of its incoming edges."""
+        share = 1.0 / (edges_into_node * len(operations))
+        strength, name = max((float(strengths[k]), op) for k, op in enumerate(operations) if op != "none")
+        return name if strength > share else "none"
+
+
+MIXING_RULES: dict[str, MixingRule] = {rule.name: rule for rule in
+                                       (DartsMixing(), GumbelMixing(), PartialChannelMixing(), NodeSoftmaxMixing())}
+METHODS = tuple(MIXING_RULES)  # P-DARTS is "darts" mixing run in stages (search.pdarts_search)
+
+
+def mixing_rule(method: str) -> MixingRule:
+    """The rule of relaxation method ``method``; a clear error for an unknown name."""
+    if method not in MIXING_RULES:
+        raise ValueError(f"Unknown relaxation method {method!r}; choose one of {METHODS} "
+                         "(P-DARTS is method 'darts' run in stages by search.pdarts_search).")
+    return MIXING_RULES[method]

@@ -9,8 +9,8 @@ supernet puts the *mixed operation* of Eq. 4 on every edge and sums the edges in
 
 The weights ``w`` come from the architecture parameters ``alpha`` (one row per edge, one column per
 operation; ``alpha_normal`` and ``alpha_reduce`` are shared by all normal and all reduction cells)
-through a mixing rule of ``nascourse.relaxation.mixing``: a softmax (DARTS, P-DARTS), a Gumbel
-sample (GDAS), a node-wide softmax (I-DARTS), or a softmax on a slice of the channels with edge
+through the method's ``MixingRule`` (``nascourse.relaxation.mixing``): a softmax (DARTS, P-DARTS), a
+Gumbel sample (GDAS), a node-wide softmax (I-DARTS), or a softmax on a slice of the channels with edge
 normalisation (PC-DARTS). After the search, Eq. 5 turns alpha into a discrete cell:
 ``derive_cell`` keeps on every edge its strongest operation other than ``none``, and on every node
 its two strongest incoming edges.
@@ -36,11 +36,10 @@ from torch import nn
 
 from ..darts_ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, build_operation
 from ..spaces.base import ArchitectureError
-from ..spaces.darts_cell import Genotype
-from .mixing import darts_weights, edge_normalisation, gumbel_weights, most_likely, node_slices, node_softmax_weights
+from ..spaces.darts_cell import Genotype, Skeleton
+from .mixing import mixing_rule, node_slices
 
 __all__ = [
-    "METHODS",
     "split_channels",
     "edge_output",
     "SharedSource",
@@ -52,7 +51,6 @@ __all__ = [
     "cap_skip_connections",
 ]
 
-METHODS = ("darts", "gdas", "pcdarts", "idarts")  # P-DARTS uses "darts" mixing, plus stages (search.py)
 POOLS = ("max_pool_3x3", "avg_pool_3x3")
 
 
@@ -233,7 +231,7 @@ class SearchCell(nn.Module):
 class Supernet(nn.Module):
     """DARTS's search network: ``cells`` search cells, reductions at 1/3 and 2/3 of the depth.
 
-    (B, C_in, H, W) images -> (B, num_classes) logits. ``method`` picks the mixing rule (``METHODS``).
+    (B, C_in, H, W) images -> (B, num_classes) logits. ``method`` picks the mixing rule (``mixing.METHODS``).
     ``edge_operations`` (P-DARTS, after pruning) gives each edge of the normal and the reduction cell
     its own list of operations, all of the same length; by default every edge has ``operations``.
     The architecture parameters (``arch_parameters``) and the network weights (``weight_parameters``)
@@ -248,9 +246,7 @@ class Supernet(nn.Module):
                  partial_channels: int = 4, edge_operations: dict[str, Sequence[Sequence[str]]] | None = None,
                  stem_multiplier: int = 3):
         super().__init__()
-        if method not in METHODS:
-            raise ValueError(f"Unknown relaxation method {method!r}; choose one of {METHODS} "
-                             "(P-DARTS is method 'darts' run in stages by search.pdarts_search).")
+        self.rule = mixing_rule(method)
         if cells < 3:
             raise ValueError(f"A supernet needs at least 3 cells (two reductions and a normal cell), got {cells}.")
         unknown = sorted(set(operations) - set(PRIMITIVES))
@@ -266,14 +262,14 @@ class Supernet(nn.Module):
         widths = {len(ops) for kind in self.edge_operations for ops in self.edge_operations[kind]}
         if len(widths) != 1:
             raise ValueError("Every edge needs the same number of candidate operations (alpha is a matrix).")
-        partial = partial_channels if method == "pcdarts" else 1
+        partial = self.rule.partial_channels(partial_channels)
         self.temperature = 1.0  # GDAS's Gumbel-softmax temperature, annealed by the search
 
         stem_channels = stem_multiplier * channels
         self.stem = nn.Sequential(nn.Conv2d(input_shape[0], stem_channels, 3, padding=1, bias=False),
                                   nn.BatchNorm2d(stem_channels))
         prev_prev, prev, width = stem_channels, stem_channels, channels
-        reductions = (cells // 3, 2 * cells // 3)
+        reductions = Skeleton(cells=cells).reduction_positions()
         self.cells = nn.ModuleList()
         reduction_before = False
         for index in range(cells):
@@ -291,15 +287,14 @@ class Supernet(nn.Module):
         # DARTS initialises alpha at 1e-3 * N(0, 1): all operations start (almost) equally weighted.
         self.alpha_normal = nn.Parameter(1e-3 * torch.randn(edges, count))
         self.alpha_reduce = nn.Parameter(1e-3 * torch.randn(edges, count))
-        if method == "pcdarts":
-            self.beta_normal = nn.Parameter(1e-3 * torch.randn(edges))
-            self.beta_reduce = nn.Parameter(1e-3 * torch.randn(edges))
+        for name in self.rule.edge_parameters:  # PC-DARTS: beta_normal, beta_reduce, one value per edge
+            for kind in self.kinds:
+                setattr(self, f"{name}_{kind}", nn.Parameter(1e-3 * torch.randn(edges)))
 
     # -- the two sets of parameters of the bilevel problem -----------------------------------------
     def arch_parameters(self) -> list[nn.Parameter]:
         """alpha (and PC-DARTS's beta): optimised on the validation loss."""
-        names = ["alpha_normal", "alpha_reduce"] + (["beta_normal", "beta_reduce"] if self.method == "pcdarts" else [])
-        return [getattr(self, name) for name in names]
+        return [getattr(self, f"{name}_{kind}") for name in ("alpha", *self.rule.edge_parameters) for kind in self.kinds]
 
     def weight_parameters(self) -> list[nn.Parameter]:
         """w: every other parameter, optimised on the training loss."""
@@ -307,25 +302,24 @@ class Supernet(nn.Module):
         return [p for p in self.parameters() if id(p) not in arch]
 
     # -- from alpha to weights ---------------------------------------------------------------------
+    def _edge_parameters(self, kind: str) -> dict[str, torch.Tensor]:
+        """The method's extra architecture parameters of cell ``kind`` by name (PC-DARTS: {"beta": ...})."""
+        return {name: getattr(self, f"{name}_{kind}") for name in self.rule.edge_parameters}
+
     def mixing_weights(self, kind: str) -> torch.Tensor:
         """(edges, operations): the weights the forward pass multiplies each operation's output by."""
         alpha = self.alpha_normal if kind == "normal" else self.alpha_reduce
-        if self.method == "gdas":  # a random path while training; the most likely one when evaluating
-            return gumbel_weights(alpha, self.temperature) if self.training else most_likely(alpha)
-        if self.method == "idarts":
-            return node_softmax_weights(alpha, self.node_edges)
-        return darts_weights(alpha)
+        return self.rule.weights(alpha, self.node_edges, self.temperature, self.training)
 
     def edge_scale(self, kind: str) -> torch.Tensor | None:
-        if self.method != "pcdarts":
-            return None
-        return edge_normalisation(self.beta_normal if kind == "normal" else self.beta_reduce, self.node_edges)
+        """(edges,): what each edge's output is multiplied by in its node's sum; None for 1."""
+        return self.rule.edge_scale(self.node_edges, **self._edge_parameters(kind))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = {kind: self.mixing_weights(kind) for kind in ("normal", "reduce")}
         scales = {kind: self.edge_scale(kind) for kind in ("normal", "reduce")}
         # GDAS: read the sampled operation of every edge once per forward pass (one host sync, not one per edge).
-        sampled = {kind: w.argmax(dim=-1).tolist() for kind, w in weights.items()} if self.method == "gdas" else {}
+        sampled = {kind: w.argmax(dim=-1).tolist() for kind, w in weights.items()} if self.rule.samples_one_path else {}
         s0 = s1 = self.stem(x)
         if s1.device.type == "cpu" and self.channels_last_on_cpu:
             # oneDNN's CPU convolutions, the depthwise ones above all, are often 2-3 times faster on
@@ -343,11 +337,7 @@ class Supernet(nn.Module):
         """(edges, operations) on the scale Eq. 5 compares: softmax(alpha), I-DARTS's node softmax,
         or, for PC-DARTS, softmax(alpha) times the edge weight."""
         alpha = self.alpha_normal if kind == "normal" else self.alpha_reduce
-        if self.method == "idarts":
-            return node_softmax_weights(alpha, self.node_edges)
-        strengths = darts_weights(alpha)
-        scale = self.edge_scale(kind)
-        return strengths * scale[:, None] if scale is not None else strengths
+        return self.rule.strengths(alpha, self.node_edges, **self._edge_parameters(kind))
 
     def derive(self, max_skips: int | None = None) -> Genotype:
         """Eq. 5 on both cells; ``max_skips`` caps the skip connections of the normal cell (P-DARTS)."""
