@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..darts_ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, build_operation
+from ..spaces.darts_cell import Skeleton
 from .mixing import darts_weights
 from .supernet import POOLS, Supernet
 
@@ -105,7 +106,7 @@ class LiteralSupernet(nn.Module):
         self.stem = nn.Sequential(nn.Conv2d(input_shape[0], stem_channels, 3, padding=1, bias=False),
                                   nn.BatchNorm2d(stem_channels))
         prev_prev, prev, width = stem_channels, stem_channels, channels
-        reductions = (cells // 3, 2 * cells // 3)
+        reductions = Skeleton(cells=cells).reduction_positions()
         self.cells = nn.ModuleList()
         reduction_before = False
         for index in range(cells):
