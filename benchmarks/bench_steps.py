@@ -8,7 +8,7 @@ Four workloads, each timed in two modes of the same code, interleaved in the sam
   architecture step on a batch of the alpha half, then a weight step on a batch of the weight half;
   the optimisers are ``search_optimizers`` (SGD with momentum, Adam for alpha). (PC-DARTS's paper
   searches with batch 256; 64 here keeps the three methods comparable.)
-* **final training** of the DARTS-V2 cell (``nascourse.genotypes.genotype("DARTS (2nd order)")``) in
+* **final training** of the DARTS-V2 cell (``nascourse.spaces.darts_published.genotype("DARTS (2nd order)")``) in
   DARTS's evaluation network: 20 cells, C = 36, auxiliary head (weight 0.4), drop-path 0.2, batch 96,
   one ``nascourse.final_training.training_step`` with the optimiser of ``make_optimizer``.
 
@@ -70,7 +70,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: the course libra
 from nascourse.data import Split, iterate_batches  # noqa: E402
 from nascourse.final_training import (FinalTrainingConfig, build_final_network, make_optimizer,  # noqa: E402
                                       training_step)
-from nascourse.genotypes import genotype  # noqa: E402
+from nascourse.spaces.darts_published import genotype  # noqa: E402
 from nascourse.relaxation import Supernet  # noqa: E402
 from nascourse.relaxation.cost import step_peak_bytes  # noqa: E402
 from nascourse.relaxation.search import SearchConfig, search_optimizers, search_step  # noqa: E402

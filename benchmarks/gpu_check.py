@@ -250,7 +250,7 @@ def check_relaxation_search(device: torch.device, digits, tmp: Path) -> dict:
 
 def check_final_training(device: torch.device, quick: bool) -> dict:
     from nascourse.final_training import FinalTrainingConfig, build_final_network, make_optimizer, training_step
-    from nascourse.genotypes import genotype
+    from nascourse.spaces.darts_published import genotype
 
     image = (3, 8, 8) if quick else (3, 32, 32)
     config = FinalTrainingConfig(cells=3 if quick else 8, channels=4 if quick else 16, batch_size=8 if quick else 32)

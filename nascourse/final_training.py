@@ -35,7 +35,8 @@ from torch import nn
 
 from .data import DatasetSplits, iterate_batches
 from .checkpoints import CheckpointError, load_checkpoint, save_atomically
-from .spaces.darts_cell import CellNetwork, Genotype, Skeleton, auxiliary_loss
+from .spaces.darts_genotype import Genotype
+from .spaces.darts_network import CellNetwork, Skeleton, auxiliary_loss
 from .train import FastPath, accuracy, fast_path
 
 __all__ = ["FinalTrainingConfig", "FINAL_PROFILES", "EpochResult", "FinalTrainingResult", "CheckpointError",

@@ -174,7 +174,7 @@ def draw_cell(cell, kind: str = "normal", ax=None, title: str | None = None):
     edges are left out).
     """
     from .spaces.cell201 import EDGES, Cell201Architecture
-    from .spaces.darts_cell import Genotype
+    from .spaces.darts_genotype import Genotype
 
     if isinstance(cell, Cell201Architecture):
         ax = ax or plt.subplots(figsize=(6.5, 2.8))[1]

@@ -7,8 +7,8 @@ import pytest
 
 from nascourse.exercises import ch02
 from nascourse.exercises.core import FAILED, NOT_ATTEMPTED, PASSED
-from nascourse.genotypes import PUBLISHED
-from nascourse.spaces.darts_cell import count_cell, loose_ends
+from nascourse.spaces.darts_genotype import count_cell, loose_ends
+from nascourse.spaces.darts_published import PUBLISHED
 
 EXERCISES = [ch02.count_cell_architectures, ch02.loose_ends, ch02.evolution_step]
 

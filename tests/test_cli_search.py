@@ -22,7 +22,7 @@ from nascourse.__main__ import main
 from nascourse.bench import Benchmark
 from nascourse.cli_search import STRATEGIES, VALID_SPACES
 from nascourse.loop import History
-from nascourse.spaces.darts_cell import Genotype
+from nascourse.spaces.darts_genotype import Genotype
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*holding out a tenth")  # the stand-in CIFAR-10 is small
 

@@ -8,21 +8,12 @@ from collections import Counter
 import pytest
 import torch
 
-from nascourse.darts_ops import PRIMITIVES, FactorizedReduce, Zero, build_operation
-from nascourse.genotypes import PUBLISHED, genotype
 from nascourse.spaces.base import ArchitectureError
-from nascourse.spaces.darts_cell import (
-    EVALUATION_SKELETON,
-    DartsCellSpace,
-    Genotype,
-    Skeleton,
-    auxiliary_loss,
-    build_network,
-    cell_depth,
-    cell_width,
-    count_cell,
-    loose_ends,
-)
+from nascourse.spaces.darts_cell import DartsCellSpace
+from nascourse.spaces.darts_genotype import Genotype, cell_depth, cell_width, count_cell, loose_ends
+from nascourse.spaces.darts_network import EVALUATION_SKELETON, Skeleton, auxiliary_loss, build_network
+from nascourse.spaces.darts_ops import PRIMITIVES, FactorizedReduce, Zero, build_operation
+from nascourse.spaces.darts_published import PUBLISHED, genotype
 
 NAMES = sorted(PUBLISHED)
 SEARCH_SIZE = Skeleton(cells=5, channels=8)

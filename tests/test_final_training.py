@@ -27,8 +27,8 @@ from nascourse.cli_train import resolve_genotype
 from nascourse.data import Split, cutout, iterate_batches, load_dataset, read_cifar10_batch
 from nascourse.final_training import (CheckpointError, FinalTrainingConfig, build_final_network, make_optimizer,
                                       train_final, training_step)
-from nascourse.genotypes import PUBLISHED
-from nascourse.spaces.darts_cell import Genotype
+from nascourse.spaces.darts_genotype import Genotype
+from nascourse.spaces.darts_published import PUBLISHED
 
 DARTS_V2 = PUBLISHED["DARTS (2nd order)"].genotype
 TINY = FinalTrainingConfig(epochs=3, batch_size=64, cells=3, channels=4, cutout=2)

@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from nascourse.darts_ops import PRIMITIVES
 from nascourse.data import load_dataset
 from nascourse.relaxation import Cell201Supernet, Supernet
 from nascourse.relaxation.bilevel import exact_second_order_gradient, first_order_gradient, second_order_gradient
@@ -23,7 +22,8 @@ from nascourse.relaxation.search import (CheckpointError, SearchConfig, pdarts_s
 from nascourse.relaxation.supernet import channel_shuffle
 from nascourse.spaces.base import ArchitectureError
 from nascourse.spaces.cell201 import Cell201Architecture, Cell201Space
-from nascourse.spaces.darts_cell import Genotype
+from nascourse.spaces.darts_genotype import Genotype
+from nascourse.spaces.darts_ops import PRIMITIVES
 
 DARTS_NODE_EDGES = (2, 3, 4, 5)  # four intermediate nodes: 14 edges
 SPACE = Cell201Space(("none", "skip", "conv3x3", "avgpool3x3"), channels=4)  # the benchmark's space

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..ops import ConvBNReLU
+from ..spaces.chain_ops import ConvBNReLU
 from ..spaces.base import ArchitectureError
 from ..spaces.cell201 import EDGES, NODES, OPERATIONS, Cell201Architecture, _reduction
 from .mixing import mixing_rule

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..darts_ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, build_operation
-from ..spaces.darts_cell import Skeleton
+from ..spaces.darts_network import Skeleton
+from ..spaces.darts_ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, build_operation
 from .mixing import darts_weights
 from .supernet import POOLS, Supernet
 

@@ -34,9 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..darts_ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, build_operation
 from ..spaces.base import ArchitectureError
-from ..spaces.darts_cell import Genotype, Skeleton
+from ..spaces.darts_genotype import Genotype
+from ..spaces.darts_network import Skeleton
+from ..spaces.darts_ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, build_operation
 from .mixing import mixing_rule, node_slices
 
 __all__ = [

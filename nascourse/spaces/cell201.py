@@ -39,7 +39,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-from ..ops import ConvBNReLU
+from .chain_ops import ConvBNReLU
 from .base import ArchitectureError, SearchSpace
 
 __all__ = ["OPERATIONS", "EDGES", "PARAMETER_FREE", "Cell201Architecture", "Cell201Space", "Cell201Network", "Cell"]

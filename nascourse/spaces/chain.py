@@ -34,7 +34,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-from ..ops import CHANNEL_CHANGING, OPERATIONS, build_operation
+from .chain_ops import CHANNEL_CHANGING, OPERATIONS, build_operation
 from .base import ArchitectureError, SearchSpace
 
 __all__ = ["ChainLayer", "ChainArchitecture", "ChainSpace", "ChainNetwork"]

@@ -34,7 +34,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-from ..ops import ConvBNReLU
+from .chain_ops import ConvBNReLU
 from .base import ArchitectureError, SearchSpace
 
 __all__ = ["GeNetArchitecture", "GeNetSpace", "GeNetNetwork", "decode_stage", "stage_bits"]

@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from .spaces.darts_cell import Genotype
+from .darts_genotype import Genotype
 
 __all__ = ["PublishedCell", "PUBLISHED", "genotype"]
 

@@ -1,10 +1,11 @@
-"""Candidate operations: the "predefined operation set" every search space draws from (survey Fig. 1).
+"""The chain space's candidate operations: the "predefined operation set" of survey Fig. 1.
 
 An operation is named by a string and built by a factory ``(in_channels, out_channels) -> nn.Module``.
 All operations here keep the spatial resolution (stride 1, "same" padding), so any of them
 can follow any other; search spaces that change resolution say so themselves.
 
-Convolutions follow the Conv-BN-ReLU pattern of Large-scale Evolution (survey Fig. 3: "C, BN and R").
+Convolutions follow the Conv-BN-ReLU pattern of Large-scale Evolution (survey Fig. 3: "C, BN and R");
+``ConvBNReLU`` is also the convolution of the benchmark's cell (``cell201``) and of GeNet's stages.
 Pooling keeps the number of channels; where a space asks for another width, a 1x1
 convolution follows the pooling so the shapes still agree.
 """
