@@ -124,7 +124,7 @@ class MixingRule:
       cell; on the DARTS cell every method keeps each node's two strongest edges, as a genotype needs).
     """
 
-    name = "darts"
+    name: str  # the method's name in MIXING_RULES
     edge_parameters: tuple[str, ...] = ()
     samples_one_path = False
 
@@ -154,6 +154,8 @@ class MixingRule:
 
 class DartsMixing(MixingRule):
     """DARTS (and P-DARTS, which adds stages around it): a softmax over each edge's operations, Eq. 4."""
+
+    name = "darts"
 
 
 class GumbelMixing(MixingRule):
