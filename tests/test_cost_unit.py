@@ -108,7 +108,7 @@ def comparison_at_the_supernets_cost(seed=3):
             "DARTS": [compare.relaxation_job("darts", seed + s, epochs=1) for s in range(2)],
             "weight sharing (SPOS)": [compare.one_shot_job(seed + s, checkpoints=[0.5], cells=4) for s in range(2)]}
     small_budget = float(max(run.spent for name in ("DARTS", "weight sharing (SPOS)") for run in runs[name]))
-    rows = compare.compare_at(runs, compare._benchmark(None), small_budget)
+    rows = compare.compare_at(runs, compare.load_table("digits"), small_budget)
     return runs, small_budget, rows
 
 
@@ -118,7 +118,7 @@ def enas_against_random_search(bench, seed=3):
     from nascourse.loop import run_search
     from nascourse.strategies import RandomSearch
 
-    search = ENAS(compare._digits(None), epochs=1, controller_steps=3, seed=seed)
+    search = ENAS(compare.table_data(), epochs=1, controller_steps=3, seed=seed)
     search.search_epoch()
     budget = bench.seconds_for(search.macs)
     history = run_search(bench.space, RandomSearch(bench.space, seed=seed), BenchmarkEvaluator(bench, rng_seed=seed),

@@ -13,7 +13,10 @@ what is done. When every job is there, the results are packed into the compact f
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -22,7 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from statistics import median
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -32,7 +35,10 @@ from ..data import load_dataset
 from ..spaces.cell201 import Cell201Space
 from ..train import count_parameters, train
 
-__all__ = ["Protocol", "build_benchmark", "measure_latency", "partial_path"]
+__all__ = ["FORMAT", "Protocol", "build_benchmark", "measure_latency", "pack_benchmark", "partial_path",
+           "payload_digest"]
+
+FORMAT = "nascourse-bench/1"  # the final file's format, checked by ``Benchmark.load``
 
 
 @dataclass(frozen=True)
@@ -182,8 +188,6 @@ def build_benchmark(
     ``limit`` stops after that many new jobs (for a trial run). Returns the final file once all
     jobs are done, else None.
     """
-    from .table import pack_benchmark
-
     final_path = Path(final_path)
     final_path.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(final_path)
@@ -236,3 +240,52 @@ def read_partial(path: Path) -> Iterator[dict]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             yield json.loads(line)
+
+
+def payload_digest(payload: dict) -> str:
+    """The SHA-256 a final file stores of its payload; ``Benchmark.load`` recomputes it to detect corruption."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _padded(curve: list[list[float]], epochs: int) -> list[list[float]]:
+    """A diverged run stopped early: its missing epochs are NaN (it must never win), at no extra cost."""
+    rounded = [[round(v, 5) for v in epoch] for epoch in curve]
+    last_seconds = rounded[-1][3] if rounded else 0.0
+    return rounded + [[math.nan, math.nan, math.nan, last_seconds]] * (epochs - len(rounded))
+
+
+def pack_benchmark(partial: Path, final_path: Path, protocol: Protocol) -> Path:
+    """Pack a complete partial file into the compact final table."""
+    jobs, seconds, dates, cpu_seconds = {}, 0.0, [], 0.0
+    for record in read_partial(partial):
+        if "session" in record:
+            seconds += record["session"]["seconds"]
+            dates.append(record["session"]["date"])
+        elif "architecture" in record:
+            jobs[(record["architecture"], record["seed"])] = record
+            cpu_seconds += record.get("cpu_seconds", 0.0)
+    architectures = [str(a) for a in protocol.space().unique_architectures()]
+    payload: dict[str, Any] = {"architectures": architectures, "seeds": list(protocol.seeds), "entries": []}
+    for architecture in architectures:
+        first = jobs[(architecture, protocol.seeds[0])]
+        payload["entries"].append({
+            "parameters": first["parameters"],
+            "flops": first["flops"],
+            "latency_ms": round(first["latency_ms"], 4),
+            # per seed: per epoch [train loss, val accuracy, test accuracy, training seconds]
+            "curves": [_padded(jobs[(architecture, seed)]["curve"], protocol.epochs) for seed in protocol.seeds],
+        })
+    provenance = {
+        "format": FORMAT,
+        "protocol": protocol.to_dict(),
+        "machine": machine_description(),
+        "build_seconds": round(seconds, 1),  # wall time of all build sessions together
+        "job_cpu_seconds": round(cpu_seconds, 1),  # CPU time of all jobs: the build on an idle machine
+
+        "build_sessions": dates,
+        "packed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "rebuild": "python -m nascourse bench build",
+    }
+    with gzip.open(final_path, "wt", encoding="utf-8") as file:
+        json.dump({"provenance": provenance, "sha256": payload_digest(payload), "payload": payload}, file)
+    return final_path

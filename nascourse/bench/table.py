@@ -12,26 +12,23 @@ runs with real training, and the cost it reports is the training time the table 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import itertools
 import json
 import math
 import random
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..data import default_data_root
+from ..compute import TRAINING_FACTOR
+from ..data import default_data_root, load_dataset
 from ..loop import EvaluationResult
-from .build import Protocol, machine_description, read_partial
+from ..stats import spearman
+from .build import FORMAT, Protocol, payload_digest
 
-__all__ = ["BenchmarkError", "Benchmark", "BenchmarkEvaluator", "BenchmarkRecord", "pack_benchmark", "default_path",
-           "spearman", "win_probability"]
-
-FORMAT = "nascourse-bench/1"
+__all__ = ["BenchmarkError", "Benchmark", "BenchmarkEvaluator", "BenchmarkRecord", "default_path"]
 
 
 class BenchmarkError(RuntimeError):
@@ -45,54 +42,6 @@ def default_path() -> Path:
     """The benchmark the course ships: ``data/bench/`` of the course, else under ``$NASCOURSE_DATA``."""
     shipped = Path(__file__).resolve().parents[2] / "data" / "bench" / FILE_NAME
     return shipped if shipped.exists() else default_data_root() / "bench" / FILE_NAME
-
-
-def _digest(payload: dict) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def _padded(curve: list[list[float]], epochs: int) -> list[list[float]]:
-    """A diverged run stopped early: its missing epochs are NaN (it must never win), at no extra cost."""
-    rounded = [[round(v, 5) for v in epoch] for epoch in curve]
-    last_seconds = rounded[-1][3] if rounded else 0.0
-    return rounded + [[math.nan, math.nan, math.nan, last_seconds]] * (epochs - len(rounded))
-
-
-def pack_benchmark(partial: Path, final_path: Path, protocol: Protocol) -> Path:
-    """Pack a complete partial file into the compact final table."""
-    jobs, seconds, dates, cpu_seconds = {}, 0.0, [], 0.0
-    for record in read_partial(partial):
-        if "session" in record:
-            seconds += record["session"]["seconds"]
-            dates.append(record["session"]["date"])
-        elif "architecture" in record:
-            jobs[(record["architecture"], record["seed"])] = record
-            cpu_seconds += record.get("cpu_seconds", 0.0)
-    architectures = [str(a) for a in protocol.space().unique_architectures()]
-    payload: dict[str, Any] = {"architectures": architectures, "seeds": list(protocol.seeds), "entries": []}
-    for architecture in architectures:
-        first = jobs[(architecture, protocol.seeds[0])]
-        payload["entries"].append({
-            "parameters": first["parameters"],
-            "flops": first["flops"],
-            "latency_ms": round(first["latency_ms"], 4),
-            # per seed: per epoch [train loss, val accuracy, test accuracy, training seconds]
-            "curves": [_padded(jobs[(architecture, seed)]["curve"], protocol.epochs) for seed in protocol.seeds],
-        })
-    provenance = {
-        "format": FORMAT,
-        "protocol": protocol.to_dict(),
-        "machine": machine_description(),
-        "build_seconds": round(seconds, 1),  # wall time of all build sessions together
-        "job_cpu_seconds": round(cpu_seconds, 1),  # CPU time of all jobs: the build on an idle machine
-
-        "build_sessions": dates,
-        "packed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "rebuild": "python -m nascourse bench build",
-    }
-    with gzip.open(final_path, "wt", encoding="utf-8") as file:
-        json.dump({"provenance": provenance, "sha256": _digest(payload), "payload": payload}, file)
-    return final_path
 
 
 @dataclass
@@ -146,7 +95,7 @@ class Benchmark:
             raise BenchmarkError(f"{path} is not a readable benchmark file ({error}); rebuild it.") from None
         if provenance.get("format") != FORMAT:
             raise BenchmarkError(f"{path} has format {provenance.get('format')!r}; this library reads {FORMAT!r}.")
-        if _digest(payload) != digest:
+        if payload_digest(payload) != digest:
             raise BenchmarkError(f"{path} is corrupted: its checksum does not match its content. Rebuild it.")
         return cls(provenance, payload)
 
@@ -237,18 +186,18 @@ class Benchmark:
     def returned_on_grid(self, histories, grid, split: str = "test") -> np.ndarray:
         """(searches, len(grid)): ``returned_accuracy`` of each history at each budget in ``grid``; NaN where a
         search had finished no trial yet. (Chapter 06's ``compare.returned_on_grid`` does it for any search.)"""
-        from ..compare import Run, returned_on_grid
-
-        return returned_on_grid([Run.from_history("", i, history) for i, history in enumerate(histories)],
-                                self, grid, split)
+        values = np.full((len(histories), len(grid)), np.nan)
+        for i, history in enumerate(histories):
+            for j, budget in enumerate(grid):
+                if any(t.ok and t.cumulative_seconds <= budget for t in history):
+                    values[i, j] = self.returned_accuracy(history, budget, split)
+        return values
 
     # ---------------------------------------------------------------------------------- cost
     @property
     def training_images(self) -> int:
         """Images in the training split every cell of the table was trained on."""
         if not hasattr(self, "_training_images"):
-            from ..data import load_dataset
-
             self._training_images = len(load_dataset(self.protocol.dataset, split_seed=self.protocol.split_seed).train)
         return self._training_images
 
@@ -257,8 +206,6 @@ class Benchmark:
         """The build machine's training speed: its recorded training seconds over the MACs those trainings did
         (``TRAINING_FACTOR`` x one forward pass per image, per epoch), over every cell and seed of the table."""
         if not hasattr(self, "_seconds_per_mac"):
-            from ..compute import TRAINING_FACTOR
-
             finished = np.isfinite(self.val_accuracy[:, :, -1])  # a diverged run stopped early
             macs = TRAINING_FACTOR * self.flops[:, None] * self.training_images * self.protocol.epochs
             self._seconds_per_mac = float(self.train_seconds[:, :, -1][finished].sum()
@@ -276,38 +223,6 @@ class Benchmark:
 
     def evaluator(self, epochs: int | None = None, seed: int | None = None, average: int = 1) -> "BenchmarkEvaluator":
         return BenchmarkEvaluator(self, epochs, seed, average=average)
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, ties sharing their average rank."""
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values))
-    sorted_values = values[order]
-    start = 0
-    while start < len(values):
-        end = start
-        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
-            end += 1
-        ranks[order[start:end + 1]] = (start + end) / 2 + 1
-        start = end + 1
-    return ranks
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rank correlation: the Pearson correlation of the ranks."""
-    ra, rb = _ranks(np.asarray(a, dtype=float)), _ranks(np.asarray(b, dtype=float))
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
-def win_probability(values, baseline) -> float:
-    """P(a run of one method scores higher than a run of the baseline), ties counted half: the
-    Mann-Whitney U statistic divided by the number of pairs. 0.5 means no difference."""
-    values, baseline = np.asarray(values, dtype=float), np.asarray(baseline, dtype=float)
-    if not len(values) or not len(baseline):
-        raise ValueError("win_probability needs at least one value on each side.")
-    greater = (values[:, None] > baseline[None, :]).mean()
-    ties = (values[:, None] == baseline[None, :]).mean()
-    return float(greater + 0.5 * ties)
 
 
 class BenchmarkEvaluator:

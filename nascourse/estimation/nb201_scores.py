@@ -27,11 +27,10 @@ import numpy as np
 import torch
 
 from ..bench.nb201 import DATASETS, NB201Table
-from ..bench.table import spearman
 from ..compute import MacCounter
+from ..stats import kendall_tau, spearman, top_k_hit_rate
 from .predictor import RidgeRegression, architecture_features
 from .proxies import _proxy, parameter_count, synflow
-from .ranking import kendall_tau, top_k_hit_rate
 
 __all__ = ["DATA_FREE_PROXIES", "nb201_proxy_scores", "NB201ProxyReport", "nb201_proxy_correlations",
            "cell_features", "CellPredictorReport", "evaluate_cell_predictor"]

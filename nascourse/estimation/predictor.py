@@ -34,9 +34,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..bench.table import Benchmark, spearman
+from ..bench.table import Benchmark
 from ..spaces.cell201 import EDGES, Cell201Space
-from .ranking import kendall_tau, top_k_hit_rate
+from ..stats import kendall_tau, spearman, top_k_hit_rate
 
 __all__ = ["RidgeRegression", "architecture_features", "PerformancePredictor", "fit_predictor",
            "PredictorReport", "evaluate_predictor"]

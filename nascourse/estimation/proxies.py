@@ -39,11 +39,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..bench.table import Benchmark, spearman
+from ..bench.table import Benchmark
 from ..data import DatasetSplits, load_dataset
 from ..spaces.base import SearchSpace
+from ..stats import kendall_tau, spearman, top_k_hit_rate
 from ..train import count_parameters
-from .ranking import kendall_tau, top_k_hit_rate
 
 __all__ = ["synflow", "naswot", "grad_norm", "parameter_count", "PROXIES", "score_architectures",
            "ProxyReport", "proxy_correlations"]

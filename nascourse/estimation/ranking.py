@@ -6,11 +6,13 @@ A search only needs the estimate to *order* candidates correctly ("the performan
 candidate network architectures is extremely important", survey Sec. 3.4), so the quality of
 an estimator is measured with rank statistics:
 
-* Spearman's rho: the Pearson correlation of the ranks (re-exported from ``nascourse.bench``);
+* Spearman's rho: the Pearson correlation of the ranks;
 * Kendall's tau-b: over all pairs of architectures, (concordant - discordant) pairs, normalised
   so that ties in either list are handled (Kendall 1945), as ``scipy.stats.kendalltau`` does;
 * the top-k hit rate: of the truly best k architectures, the share that the estimate also puts
   in its top k (what a search that keeps only its k best candidates cares about).
+
+The three are computed in ``nascourse.stats`` and re-exported here, beside what this chapter does with them.
 
 ``rank_consistency`` applies them to the benchmark's learning curves: how well does the
 accuracy after epoch k rank the cells like the final accuracy? MdeNAS (Zheng et al., 2019)
@@ -24,68 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bench.table import Benchmark, spearman
+from ..bench.table import Benchmark
+from ..stats import kendall_tau, spearman, top_k_hit_rate
 
 __all__ = ["kendall_tau", "spearman", "top_k_hit_rate", "RankConsistency", "rank_consistency"]
-
-
-def _paired(a, b, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Two 1-D float arrays of the same length, at least 2, without NaN (a NaN has no rank)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.ndim != 1 or b.ndim != 1 or len(a) != len(b):
-        raise ValueError(f"{name} needs two 1-D sequences of the same length; got shapes {a.shape} and {b.shape}.")
-    if len(a) < 2:
-        raise ValueError(f"{name} needs at least two values on each side; got {len(a)}.")
-    if np.isnan(a).any() or np.isnan(b).any():
-        raise ValueError(f"{name}: NaN has no rank; drop the failed candidates (e.g. with np.isfinite) first.")
-    return a, b
-
-
-def _pair_signs(values: np.ndarray) -> np.ndarray:
-    """sign(v_i - v_j) for every pair i < j, as a flat array of -1, 0, +1.
-
-    Written with comparisons rather than a subtraction so that -inf (a proxy's log of zero)
-    still compares correctly with itself (inf - inf would be NaN)."""
-    i, j = np.triu_indices(len(values), k=1)
-    return (values[i] > values[j]).astype(np.int8) - (values[i] < values[j]).astype(np.int8)
-
-
-def kendall_tau(a, b) -> float:
-    """Kendall's tau-b between two scorings of the same items: shapes (n,) and (n,).
-
-        tau_b = (n_c - n_d) / sqrt((n_0 - n_a) (n_0 - n_b))
-
-    n_c / n_d: pairs ordered the same / the opposite way by ``a`` and ``b``; n_0 = n(n-1)/2;
-    n_a / n_b: pairs tied in ``a`` / in ``b``. Without ties it is (n_c - n_d) / n_0, the share
-    of agreeing pairs minus the share of disagreeing ones: 1 = same order, -1 = reversed.
-    NaN when one side is constant (no order to compare), as in scipy. O(n^2) memory: fine for
-    the few thousand architectures of the course's spaces.
-    """
-    a, b = _paired(a, b, "kendall_tau")
-    signs_a, signs_b = _pair_signs(a), _pair_signs(b)
-    concordant_minus_discordant = float(np.sum(signs_a.astype(np.int64) * signs_b))
-    untied_a, untied_b = float(np.count_nonzero(signs_a)), float(np.count_nonzero(signs_b))
-    if untied_a == 0 or untied_b == 0:
-        return float("nan")
-    return concordant_minus_discordant / np.sqrt(untied_a * untied_b)
-
-
-def _top_k(values: np.ndarray, k: int) -> set[int]:
-    # stable sort of the negated values: among equal scores the earlier item wins, a fixed rule
-    return set(np.argsort(-values, kind="stable")[:k].tolist())
-
-
-def top_k_hit_rate(estimate, truth, k: int) -> float:
-    """Share of the true top-``k`` (by ``truth``) that the ``estimate`` also ranks in its top ``k``.
-
-    ``estimate`` and ``truth``: shapes (n,) and (n,), higher is better. 1.0: the estimate finds
-    all k best; a random estimate finds k/n of them on average. Ties at the k-th place are
-    broken by position (the earlier item counts as higher) on both sides.
-    """
-    estimate, truth = _paired(estimate, truth, "top_k_hit_rate")
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= len(truth):
-        raise ValueError(f"k must be an integer in 1..{len(truth)} (the number of items); got {k!r}.")
-    return len(_top_k(estimate, int(k)) & _top_k(truth, int(k))) / int(k)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..bench.table import Benchmark
-from ..estimation.ranking import kendall_tau, spearman, top_k_hit_rate
+from ..stats import kendall_tau, spearman, top_k_hit_rate
 from .spos import OneShotTrainer
 
 __all__ = ["rank_agreement", "RankingQuality", "ranking_quality", "standalone_agreement"]
