@@ -14,8 +14,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from nascourse.bench import Protocol, spearman
+from nascourse.bench import Protocol
 from nascourse.bench.build import _run_job
+from nascourse.stats import spearman
 
 
 def main() -> None:

@@ -16,7 +16,8 @@ import time
 import numpy as np
 
 import nascourse
-from nascourse.bench import Benchmark, BenchmarkEvaluator, win_probability
+from nascourse.bench import Benchmark, BenchmarkEvaluator
+from nascourse.stats import win_probability
 from nascourse.strategies import LargeScaleEvolution, MetaQNN, NASRL, RandomSearch
 from nascourse.viz import anytime_on_grid
 

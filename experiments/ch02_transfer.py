@@ -23,7 +23,8 @@ import time
 import numpy as np
 import torch
 
-from nascourse.bench import Benchmark, spearman
+from nascourse.bench import Benchmark
+from nascourse.stats import spearman
 
 _worker = {}
 

@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 import nascourse
-from nascourse.bench import Benchmark, BenchmarkEvaluator, win_probability
+from nascourse.bench import Benchmark, BenchmarkEvaluator
 from nascourse.relaxation import Cell201Supernet
 from nascourse.relaxation.curvature import dominant_eigenvalue, early_stop_epoch
 from nascourse.relaxation.search import SearchConfig, relaxation_search, split_for_search
+from nascourse.stats import win_probability
 from nascourse.strategies import RandomSearch
 
 

@@ -23,12 +23,13 @@ import numpy as np
 import torch
 
 from nascourse import RandomSearch, run_search
-from nascourse.bench import Benchmark, BenchmarkEvaluator, win_probability
+from nascourse.bench import Benchmark, BenchmarkEvaluator
 from nascourse.data import load_dataset
 from nascourse.estimation import (ExtrapolationRule, Hyperband, MedianStoppingRule, SuccessiveHalving, TableTraining,
                                   early_stopping_search, evaluate_predictor, extrapolate, proxy_correlations,
                                   rank_consistency)
 from nascourse.loop import History
+from nascourse.stats import win_probability
 from nascourse.train import train
 
 

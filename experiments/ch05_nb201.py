@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from scipy.stats import kendalltau
 
-from nascourse.bench import spearman
 from nascourse.bench.nb201 import NB201Table
 from nascourse.estimation import evaluate_cell_predictor, nb201_proxy_correlations
+from nascourse.stats import spearman
 
 # Abdelfattah, Mehrotra, Dudziak & Lane, "Zero-Cost Proxies for Lightweight NAS" (ICLR 2021), Table 1: Spearman
 # of synflow with the test accuracy over all 15,625 cells (200 epochs; CIFAR-10 = the cifar10-valid setting, as

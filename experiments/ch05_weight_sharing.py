@@ -23,8 +23,9 @@ import numpy as np
 import torch
 
 import nascourse
-from nascourse.bench import Benchmark, BenchmarkEvaluator, win_probability
+from nascourse.bench import Benchmark, BenchmarkEvaluator
 from nascourse.data import load_dataset
+from nascourse.stats import win_probability
 from nascourse.strategies import RandomSearch
 from nascourse.weight_sharing import ENAS, OneShotTrainer, multi_model_forgetting, ranking_quality
 

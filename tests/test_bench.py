@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from nascourse import RandomSearch, run_search
-from nascourse.bench import Benchmark, BenchmarkError, Protocol, build_benchmark, spearman
+from nascourse.bench import Benchmark, BenchmarkError, Protocol, build_benchmark
 from nascourse.bench.build import partial_path
+from nascourse.stats import spearman
 
 TINY = Protocol(operations=("none", "conv3x3"), channels=4, epochs=2, seeds=(0, 1))  # 2^6 cells, 14 unique
 TINY_FLAGS = ["--operations", "none", "conv3x3", "--channels", "4", "--epochs", "2"]
@@ -138,7 +139,7 @@ def test_spearman_matches_its_definition():
 
 
 def test_win_probability_counts_pairs_and_halves_ties():
-    from nascourse.bench import win_probability
+    from nascourse.stats import win_probability
 
     assert win_probability([3, 4], [1, 2]) == 1.0
     assert win_probability([1, 2], [3, 4]) == 0.0

@@ -97,7 +97,7 @@ def test_rank_consistency_grows_with_epochs_against_a_truth_that_excludes_the_ru
 
 
 def test_the_other_seeds_target_is_the_mean_of_the_other_runs_final_accuracy(bench):
-    from nascourse.bench.table import spearman
+    from nascourse.stats import spearman
 
     consistency = rank_consistency(bench, target="other_seeds")
     final = bench.val_accuracy[:, :, -1]
