@@ -235,6 +235,7 @@ _Loaded = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Te
 
 
 def _load_digits(split_seed: int) -> _Loaded:
+    # imported here: scikit-learn adds about a second to `import nascourse`, and only the digits need it
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -273,7 +274,7 @@ class _FileSource:
 
 
 def _torchvision_class(key: str) -> type:
-    from torchvision import datasets
+    from torchvision import datasets  # imported here: heavy, and only the downloadable image datasets need it
 
     return {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST, "cifar10": datasets.CIFAR10}[key]
 

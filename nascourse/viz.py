@@ -15,7 +15,10 @@ import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .loop import History
+from .recycling.network import BranchUnit
+from .spaces.cell201 import EDGES, Cell201Architecture
 from .spaces.chain import ChainArchitecture
+from .spaces.darts_genotype import Genotype
 
 __all__ = ["plot_anytime", "draw_chain", "draw_units", "draw_cell", "anytime_on_grid", "draw_genet"]
 
@@ -107,8 +110,6 @@ def draw_chain(architecture: ChainArchitecture, ax=None, title: str | None = Non
 
 def draw_units(net, ax=None, title: str | None = None):
     """Draw a recyclable network (chapter 04) unit by unit; a multi-branch unit shows its branches stacked."""
-    from .recycling.network import BranchUnit
-
     ax = ax or plt.subplots(figsize=(2.2 * len(net.units) + 1, 2.8))[1]
     for column, unit in enumerate(net.units):
         parts = list(unit.branches) if isinstance(unit, BranchUnit) else [unit]
@@ -173,9 +174,6 @@ def draw_cell(cell, kind: str = "normal", ax=None, title: str | None = None):
     or a ``Cell201Architecture`` (NAS-Bench-201 cells: node 0 is the input, node 3 the output; ``none``
     edges are left out).
     """
-    from .spaces.cell201 import EDGES, Cell201Architecture
-    from .spaces.darts_genotype import Genotype
-
     if isinstance(cell, Cell201Architecture):
         ax = ax or plt.subplots(figsize=(6.5, 2.8))[1]
         positions = {0: (0.0, 0.0), 1: (1.8, 0.9), 2: (3.6, -0.9), 3: (5.4, 0.0)}

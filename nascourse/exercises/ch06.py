@@ -10,6 +10,7 @@ import random
 from functools import lru_cache
 from typing import Any, Callable, Sequence
 
+from ..bench import Benchmark
 from .core import Case, Exercise
 
 __all__ = ["returned_cell", "holm_adjust", "hill_climb_proposal"]
@@ -94,8 +95,6 @@ def _hill_climb_proposal(space: Any, tells: Sequence[tuple[Any, float]], rng: ra
 @lru_cache(maxsize=1)
 def _benchmark_space():
     """The course benchmark's cell space, loaded on first use (not when the exercises are imported)."""
-    from ..bench import Benchmark
-
     return Benchmark.load().space
 
 
