@@ -37,9 +37,10 @@ from .data import DatasetSplits, iterate_batches
 from .checkpoints import CheckpointError, load_checkpoint, save_atomically
 from .spaces.darts_genotype import Genotype
 from .spaces.darts_network import CellNetwork, Skeleton, auxiliary_loss
+from .profile import Profile
 from .train import FastPath, accuracy, fast_path
 
-__all__ = ["FinalTrainingConfig", "FINAL_PROFILES", "EpochResult", "FinalTrainingResult", "CheckpointError",
+__all__ = ["FinalTrainingConfig", "EpochResult", "FinalTrainingResult", "CheckpointError",
            "build_final_network", "make_optimizer", "training_step", "train_final"]
 
 CHECKPOINT_FORMAT = "nascourse-final-training/1"
@@ -80,26 +81,23 @@ class FinalTrainingConfig:
         if isinstance(self.cutout, bool) or not isinstance(self.cutout, int) or self.cutout < 0:
             raise ValueError(f"cutout is the side of a square in pixels (0: none), got {self.cutout!r}.")
 
+    @classmethod
+    def from_profile(cls, profile: Profile) -> "FinalTrainingConfig":
+        """The profile's final-training budget: full is DARTS's CIFAR-10 evaluation (a GPU-day or more), quick
+        the same recipe on the 8x8 digits (Cutout scaled with the image: 16 of 32 pixels there, 4 of 8 here)."""
+        return cls(epochs=profile.final_epochs, batch_size=profile.final_batch_size, cells=profile.final_cells,
+                   channels=profile.final_channels, cutout=profile.final_cutout)
+
     def drop_path_at(self, epoch: int) -> float:
         """Drop-path probability during ``epoch`` (0-based): linear from 0, as DARTS's train.py sets it."""
         return self.drop_path * epoch / self.epochs
 
 
-# full: DARTS's CIFAR-10 evaluation (a GPU-day or more); quick: the same recipe on the 8x8 digits, sized
-# for about a minute of a 2-core CPU (Cutout scaled with the image: 16 of 32 pixels there, 4 of 8 here).
-FINAL_PROFILES: dict[str, dict[str, Any]] = {
-    "full": {"dataset": "cifar10", "config": FinalTrainingConfig()},
-    "quick": {"dataset": "digits", "config": FinalTrainingConfig(epochs=10, batch_size=64, cells=5, channels=8,
-                                                                  cutout=4)},
-}
-
-
 def final_fast_path(device: torch.device | str, fast: bool = True) -> FastPath:
     """``train.fast_path`` (bfloat16 autocast, channels-last, fused SGD on CUDA), plus channels-last on the CPU.
 
-    Measured on this course's 2-core CPU (one thread, DARTS-V2 cells, auxiliary head): channels-last made a
-    training step 1.4-1.7x faster (5 cells, C = 8: 8x8 digits 143 -> 98 ms, 32x32 images 413 -> 247 ms; 8 cells,
-    C = 16 at 32x32: 1120 -> 693 ms), and it changes no number (the same float32 arithmetic, reordered in memory).
+    Channels-last changes no number (the same float32 arithmetic, reordered in memory) and made a training step
+    faster on the course's CPU (``benchmarks/RESULTS.md``, "channels-last for the final training").
     """
     path = fast_path(device, fast)
     if fast and torch.device(device).type == "cpu":

@@ -34,7 +34,10 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Profile:
-    """Budgets for one size of experiment. Every chapter reads its budgets from here."""
+    """Budgets for one size of experiment: the one place the course's budgets live.
+
+    The library receives a ``Profile`` (never its name): searches from the command line, the relaxations,
+    the final training (``FinalTrainingConfig.from_profile``) all read their defaults from its fields."""
 
     name: str
     description: str
@@ -43,9 +46,27 @@ class Profile:
     batch_size: int
     learning_rate: float
     epochs: int  # training epochs for one candidate architecture
-    search_trials: int  # candidates evaluated by one search
+    search_trials: int  # candidates evaluated by one search that trains them
     max_layers: int  # depth limit of the chain space
     channel_choices: tuple[int, ...]  # widths a convolution may take
+    # sampling searches
+    table_trials: int  # candidates of one search whose evaluations are table lookups (milliseconds each)
+    population: int  # population of the evolutionary searches that train their candidates
+    table_population: int  # ... and of those that look them up in a table
+    # DARTS's cell space: the network a cell is stacked into while searching (also the relaxations' supernet)
+    cells: int
+    cell_channels: int  # channels C of the first cells
+    # continuous relaxation (chapter 03): one supernet trained for this many epochs; P-DARTS per stage
+    relaxation_epochs: int
+    relaxation_batch_size: int
+    pdarts_cells: int  # depth of P-DARTS's last stage
+    pdarts_epochs: int
+    # final training of a found cell (DARTS's evaluation with Cutout; nascourse.final_training)
+    final_epochs: int
+    final_batch_size: int
+    final_cells: int
+    final_channels: int
+    final_cutout: int  # side of the square Cutout zeroes
 
 
 PROFILES: dict[str, Profile] = {
@@ -60,6 +81,20 @@ PROFILES: dict[str, Profile] = {
         search_trials=20,
         max_layers=5,
         channel_choices=(8, 16, 32),
+        table_trials=150,
+        population=4,
+        table_population=20,
+        cells=5,
+        cell_channels=8,
+        relaxation_epochs=4,
+        relaxation_batch_size=64,
+        pdarts_cells=5,
+        pdarts_epochs=4,
+        final_epochs=10,  # about a minute of a CPU
+        final_batch_size=64,
+        final_cells=5,
+        final_channels=8,
+        final_cutout=4,  # 8x8 digits: a quarter of DARTS's 16 pixels on 32x32
     ),
     "full": Profile(
         name="full",
@@ -72,6 +107,20 @@ PROFILES: dict[str, Profile] = {
         search_trials=100,
         max_layers=10,
         channel_choices=(32, 64, 128),
+        table_trials=500,
+        population=20,  # GeNet's paper: 20 individuals
+        table_population=20,
+        cells=8,  # DARTS's search network on CIFAR-10: 8 cells, C = 16
+        cell_channels=16,
+        relaxation_epochs=50,  # DARTS: 50 epochs, batch 64
+        relaxation_batch_size=64,
+        pdarts_cells=17,  # P-DARTS: stages of 5, 11, 17 cells, 25 epochs each
+        pdarts_epochs=25,
+        final_epochs=600,  # DARTS's evaluation: 20 cells, C = 36, 600 epochs, batch 96, Cutout 16
+        final_batch_size=96,
+        final_cells=20,
+        final_channels=36,
+        final_cutout=16,
     ),
 }
 

@@ -102,10 +102,10 @@ def fast_path(device: torch.device | str, fast: bool = True) -> FastPath:
     """The fast path for ``device``: everything on CUDA; nothing on the CPU or elsewhere, or when ``fast`` is False.
 
     bfloat16 keeps float32's exponent range, so no loss scaling is needed. On the CPU the fast path
-    is deliberately empty: bfloat16 autocast there made a DARTS search step 1.7x slower even on the
-    course's AMX-capable 2-core CPU (benchmarks/RESULTS.md) and would change the numbers every notebook
-    quotes; a fused CPU SGD saves 17 ms of a 4 s search step (0.4 %); and the DARTS supernet
-    already runs channels-last on the CPU by itself (``Supernet.channels_last_on_cpu``).
+    is deliberately empty: bfloat16 autocast there made a DARTS search step slower, not faster, and would
+    change the numbers every notebook quotes; a fused CPU SGD saves next to nothing; and the DARTS supernet
+    already runs channels-last on the CPU by itself (``Supernet.channels_last_on_cpu``). The measurements:
+    ``benchmarks/RESULTS.md``.
     """
     if fast and torch.device(device).type == "cuda":
         return FastPath(autocast=True, channels_last=True, fused=True)

@@ -80,3 +80,17 @@ def test_bad_seed_in_environment_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("NASCOURSE_SEED", "abc")
     with pytest.raises(ValueError, match="NASCOURSE_SEED"):
         setup(device="cpu")
+
+
+def test_the_profile_is_the_one_source_of_every_budget():
+    from nascourse.final_training import FinalTrainingConfig
+
+    full = PROFILES["full"]
+    assert FinalTrainingConfig.from_profile(full) == FinalTrainingConfig(), "full: DARTS's CIFAR-10 evaluation"
+    quick = FinalTrainingConfig.from_profile(PROFILES["quick"])
+    assert (quick.epochs, quick.cells, quick.channels, quick.cutout) == (10, 5, 8, 4)
+    # DARTS's search network (8 cells, C = 16, 50 epochs, batch 64) and P-DARTS's last stage (17 cells, 25 epochs)
+    assert (full.cells, full.cell_channels, full.relaxation_epochs, full.relaxation_batch_size) == (8, 16, 50, 64)
+    assert (full.pdarts_cells, full.pdarts_epochs) == (17, 25)
+    for name in ("table_trials", "population", "relaxation_epochs", "final_epochs", "final_cells"):
+        assert getattr(full, name) >= getattr(PROFILES["quick"], name), name
