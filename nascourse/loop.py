@@ -181,6 +181,29 @@ class Evaluator(Protocol):
     def __call__(self, architecture: Any) -> EvaluationResult: ...
 
 
+def check_budget(trials: int, max_seconds: float | None) -> None:
+    """A search's budget: a positive number of candidates, and optionally of seconds."""
+    if not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials must be a positive integer, got {trials!r}.")
+    if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and max_seconds > 0):
+        raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}.")
+
+
+def replayed(trial: Trial, proposed: str, log_path: str | Path | None, asking: str = "") -> EvaluationResult:
+    """Resuming from a log: the logged result of ``trial``, which the strategy, asked again, has just proposed
+    (``proposed``, encoded). A strategy that proposes something else means the log belongs to another search.
+
+    The one replay rule of ``run_search`` and ``nascourse.parallel.run_search_ray`` (``asking``: how the latter
+    asks, in batches)."""
+    if proposed != trial.architecture:
+        raise ValueError(
+            f"Cannot resume from {log_path}: trial {trial.index} there is {trial.architecture!r}, but the "
+            f"strategy now proposes {proposed!r}. The log belongs to another search (space, strategy{asking} or "
+            "seed); give this search a new log_path or delete the old file."
+        )
+    return trial.result()
+
+
 def run_search(
     space: SearchSpace,
     strategy: Any,
@@ -200,22 +223,13 @@ def run_search(
     search started again on an existing file replays them (the strategy is asked again and
     must propose the same architectures, which a seeded strategy does) and continues.
     """
-    if not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"trials must be a positive integer, got {trials!r}.")
-    if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and max_seconds > 0):
-        raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}.")
+    check_budget(trials, max_seconds)
     history = History(log_path=None)
     finished = History.load(log_path).trials if log_path is not None else []
     for trial in finished[:trials]:  # replay: rebuilds the strategy's state without training again
-        proposed = space.encode(strategy.ask())
-        if proposed != trial.architecture:
-            raise ValueError(
-                f"Cannot resume from {log_path}: trial {trial.index} there is {trial.architecture!r}, but the "
-                f"strategy now proposes {proposed!r}. The log belongs to another search (space, strategy or "
-                "seed); give this search a new log_path or delete the old file."
-            )
-        history.add(trial.architecture, trial.result())
-        strategy.tell(space.decode(trial.architecture), trial.result())
+        result = replayed(trial, space.encode(strategy.ask()), log_path)
+        history.add(trial.architecture, result)
+        strategy.tell(space.decode(trial.architecture), result)
     history.log_path = Path(log_path) if log_path is not None else None
 
     steps: Any = range(len(history), trials)

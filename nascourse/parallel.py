@@ -75,8 +75,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .loop import EvaluationResult, Evaluator, History
+from .loop import EvaluationResult, Evaluator, History, check_budget, replayed
 from .spaces.base import SearchSpace
+from .strategies.base import Strategy
 
 __all__ = ["run_search_ray"]
 
@@ -120,20 +121,8 @@ def _data_on_cuda(evaluator: Any) -> bool:
 
 
 def _check_strategy_takes_batches(strategy: Any, batch: int) -> None:
-    if batch == 1:
-        return
-    from .strategies import GeNet, LargeScaleEvolution
-
-    if isinstance(strategy, LargeScaleEvolution):
-        raise ValueError(
-            "LargeScaleEvolution evaluates one child at a time (its tell() must follow the ask() that made it); "
-            "run it with batch=1."
-        )
-    if isinstance(strategy, GeNet) and strategy.population_size % batch:
-        raise ValueError(
-            f"GeNet breeds its next generation only when all {strategy.population_size} members are scored: use a "
-            f"batch that divides population_size = {strategy.population_size}, not {batch}."
-        )
+    if batch != 1 and isinstance(strategy, Strategy):  # each strategy says whether it can take a batch
+        strategy.check_batch(batch)
 
 
 def _warn_if_stateful(evaluator: Any) -> None:
@@ -219,16 +208,13 @@ def run_search_ray(
     ``max_seconds``, as in ``run_search``, stops the search once its candidates have cost that many
     seconds in total; here no new batch is asked after that, so the last batch may overshoot more.
     """
-    if not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"trials must be a positive integer, got {trials!r}.")
+    check_budget(trials, max_seconds)
     if batch is not None and (not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be a positive integer (candidates evaluated at once) or None, got {batch!r}.")
     if not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError(f"max_retries must be an integer >= 0 (retries of a trial whose worker died), got {max_retries!r}.")
     if gpus_per_trial is not None and not (isinstance(gpus_per_trial, (int, float)) and gpus_per_trial > 0):
         raise ValueError(f"gpus_per_trial must be a positive number (e.g. 1, or 0.5 to share a GPU), got {gpus_per_trial!r}.")
-    if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and max_seconds > 0):
-        raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}.")
     if batch is not None:
         _check_strategy_takes_batches(strategy, batch)
     _warn_if_stateful(evaluator)
@@ -273,25 +259,15 @@ def run_search_ray(
                 break  # the budget is spent (logged trials are always replayed first, as in run_search)
             candidates = [strategy.ask() for _ in range(min(batch, trials - start))]
             texts = [space.encode(candidate) for candidate in candidates]
-            replayed = {}
-            for offset, text in enumerate(texts):
-                if start + offset < len(finished):
-                    logged = finished[start + offset]
-                    if logged.architecture != text:
-                        raise ValueError(
-                            f"Cannot resume from {log_path}: trial {logged.index} there is {logged.architecture!r}, "
-                            f"but the strategy now proposes {text!r}. The log belongs to another search (space, "
-                            f"strategy, seed, or batch: this run asks {batch} at a time); give this search a new "
-                            "log_path or delete the old file."
-                        )
-                    replayed[offset] = logged.result()
+            logged = {offset: replayed(finished[start + offset], text, log_path, f", batch of {batch}")
+                      for offset, text in enumerate(texts) if start + offset < len(finished)}
             pending = [
-                None if offset in replayed else task.remote(evaluator_ref, candidate, 1)
+                None if offset in logged else task.remote(evaluator_ref, candidate, 1)
                 for offset, candidate in enumerate(candidates)
             ]
             for offset, (candidate, text, ref) in enumerate(zip(candidates, texts, pending)):
                 if ref is None:
-                    result = replayed[offset]
+                    result = logged[offset]
                     architecture = space.decode(text)  # as run_search tells a replayed trial
                 else:
                     try:

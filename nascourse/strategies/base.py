@@ -33,5 +33,11 @@ class Strategy(ABC):
     def tell(self, architecture: Any, result: EvaluationResult) -> None:
         """Feedback: the result of an architecture this strategy proposed. Default: learn nothing."""
 
+    def check_batch(self, batch: int) -> None:
+        """Refuse, with a clear ``ValueError``, to be asked ``batch`` candidates before hearing their results.
+
+        Parallel evaluation (``nascourse.parallel.run_search_ray``) asks a batch, then tells the results. Most
+        strategies can take that (they see feedback a batch late); one that cannot overrides this."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(space={self.space.name}, seed={self.seed})"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -85,6 +85,13 @@ class LargeScaleEvolution(Strategy):
         self.pending: Individual | None = None  # the individual being evaluated right now
         self.born = 0
         self.log: list[dict] = []  # per trial: the new individual and the population's fitness after it
+
+    def check_batch(self, batch: int) -> None:
+        if batch != 1:
+            raise ValueError(
+                "LargeScaleEvolution evaluates one child at a time (its tell() must follow the ask() that made it); "
+                "run it with batch=1."
+            )
 
     def mutation_names(self) -> list[str]:
         return list(self.mutations) + (list(WEIGHT_MUTATIONS) if self.weight_inheritance else [])

@@ -132,6 +132,13 @@ class GeNet(Strategy):
         self.scores: dict[str, list[float]] = {}  # every score of every encoding
         self.generations: list[list[tuple[str, float]]] = [[]]  # per generation: (code, fitness when scored)
 
+    def check_batch(self, batch: int) -> None:
+        if self.population_size % batch:
+            raise ValueError(
+                f"GeNet breeds its next generation only when all {self.population_size} members are scored: use a "
+                f"batch that divides population_size = {self.population_size}, not {batch}."
+            )
+
     def fitness(self, individual: GeNetArchitecture) -> float:
         """Mean of every score the encoding has had (NaN before its first)."""
         scores = self.scores.get(str(individual), [])
