@@ -16,7 +16,8 @@ import torch
 
 import nascourse
 from nascourse.bench import Benchmark
-from nascourse.__main__ import _pdarts_stages, main
+from nascourse.cli import main
+from nascourse.cli.relaxation import pdarts_stages
 from nascourse.relaxation.search import SearchConfig, pdarts_search
 
 EPOCHS = 3
@@ -107,15 +108,15 @@ def test_pdarts_from_the_command_line_is_the_librarys_pdarts_search(tmp_path):
                  "--device", "cpu"]) == 0
     assert sorted(p.name for p in run_dir.glob("checkpoint*.pt")) == [f"checkpoint-stage{k}.pt" for k in (1, 2, 3)]
     data = nascourse.load_dataset("digits", train_subset=128)
-    stages = pdarts_search(data, _pdarts_stages(3), SearchConfig(epochs=1, batch_size=64), channels=4, seed=0,
+    stages = pdarts_search(data, pdarts_stages(3), SearchConfig(epochs=1, batch_size=64), channels=4, seed=0,
                            max_skips=2, progress=False)
     assert (run_dir / "genotype.txt").read_text().strip() == stages[-1][1].architecture
     assert [s["stage"] for s in json.loads((run_dir / "snapshots.json").read_text())] == [1, 2, 3]
 
 
 def test_pdarts_stages_follow_the_paper_and_scale_down():
-    assert _pdarts_stages(17) == [(5, 8, 0.0), (11, 5, 0.4), (17, 3, 0.7)]
-    assert _pdarts_stages(5) == [(3, 8, 0.0), (4, 5, 0.4), (5, 3, 0.7)]
+    assert pdarts_stages(17) == [(5, 8, 0.0), (11, 5, 0.4), (17, 3, 0.7)]
+    assert pdarts_stages(5) == [(3, 8, 0.0), (4, 5, 0.4), (5, 3, 0.7)]
 
 
 def test_help_names_every_method_and_the_run_folder(capsys):

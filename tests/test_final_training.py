@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from fake_cifar import write_fake_cifar10
-from nascourse.__main__ import main
-from nascourse.cli_train import resolve_genotype
+from nascourse.cli import main
+from nascourse.cli.train import resolve_genotype
 from nascourse.data import Split, cutout, iterate_batches, load_dataset, read_cifar10_batch
 from nascourse.final_training import (CheckpointError, FinalTrainingConfig, build_final_network, make_optimizer,
                                       train_final, training_step)

@@ -244,7 +244,7 @@ def test_convert_writes_the_compact_form_the_table_reads(tmp_path):
 
 
 def test_the_command_line_summarises_the_table(folder, capsys):
-    from nascourse.__main__ import main
+    from nascourse.cli import main
 
     assert main(["bench", "nb201-info", "--path", str(folder), "--dataset", "cifar100"]) == 0
     assert "cifar100: 15,625 cells, 4,660 classes" in capsys.readouterr().out

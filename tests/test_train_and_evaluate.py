@@ -9,7 +9,7 @@ from torch import nn
 
 import nascourse
 from nascourse import ChainSpace, RandomSearch, TrainingEvaluator, final_evaluation, run_search, train
-from nascourse.__main__ import main as command_line
+from nascourse.cli import main as command_line
 
 
 @pytest.fixture(scope="module")

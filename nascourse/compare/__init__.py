@@ -24,7 +24,8 @@ The parts, from the bottom up:
 
 * ``runs``: ``Run``, what a search returns after each amount of cost, and ``returned_on_grid``;
 * ``jobs``: the searches (``table_job``, ``strategy_run``, ``relaxation_job``, ``one_shot_job``), the tables they
-  run on (``load_table``, ``table_data``) and the methods compared (``TABLE_METHODS``, ``FAMILIES``);
+  run on (``load_table``, ``table_data``) and the methods compared, read from ``nascourse.registry``
+  (``table_methods()``, ``family()``; ``TABLE_METHODS`` and ``FAMILIES`` hold them as registered at import);
 * ``pool``: ``run_jobs`` runs the jobs in worker processes, one thread each, so a 2-core machine does two at a
   time; each worker loads the benchmark and the data once;
 * ``report``: ``compare_at`` ranks and tests the methods at one budget, ``format_table`` prints the ranking,
@@ -35,12 +36,13 @@ The statistics (``bootstrap_interval``, ``holm``, the Vargha-Delaney A, the pair
 """
 
 from ..stats import bootstrap_interval, holm
+from ..registry import family
 from .jobs import (FAMILIES, TABLE_METHODS, TABLES, load_table, one_shot_job, relaxation_job, strategy_run,
-                   table_data, table_job)
+                   table_data, table_job, table_methods)
 from .pool import run_jobs
 from .report import ComparisonRow, compare_at, format_table, plot_returned
 from .runs import Run, returned_on_grid
 
 __all__ = ["Run", "returned_on_grid", "bootstrap_interval", "holm", "ComparisonRow", "compare_at", "format_table",
-           "plot_returned", "TABLE_METHODS", "FAMILIES", "TABLES", "load_table", "table_data", "table_job",
+           "plot_returned", "TABLE_METHODS", "FAMILIES", "table_methods", "family", "TABLES", "load_table", "table_data", "table_job",
            "strategy_run", "relaxation_job", "one_shot_job", "run_jobs"]

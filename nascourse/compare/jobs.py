@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
+from .. import registry
 from ..bench.nb201 import NB201Table
 from ..bench.table import Benchmark, BenchmarkEvaluator
 from ..compute import MacCounter
@@ -31,36 +32,25 @@ from ..estimation.halving import Hyperband, TableTraining
 from ..loop import run_search
 from ..relaxation import Cell201Supernet
 from ..relaxation.search import SearchConfig, relaxation_search
-from ..strategies import (GeNet, LargeScaleEvolution, MetaQNN, NASRL, PredictorGuidedSearch, RandomSearch,
-                          RegularizedEvolution)
 from ..weight_sharing import OneShotTrainer, ranking_quality
 from .runs import Run
 
-__all__ = ["TABLE_METHODS", "FAMILIES", "TABLES", "load_table", "table_data", "table_job", "strategy_run",
+__all__ = ["TABLE_METHODS", "FAMILIES", "table_methods", "TABLES", "load_table", "table_data", "table_job", "strategy_run",
            "relaxation_job", "one_shot_job"]
 
 
 # ------------------------------------------------------------------------------------------- the methods
-# The ask/tell strategies on the table, by name: (family as in survey Table 1, how to build the strategy).
-# Hyperband is not an ask/tell strategy (it schedules partial trainings): ``table_job`` runs it itself.
-def _strategies() -> dict[str, tuple[str, Callable[..., Any]]]:
-    return {
-        "random search": ("RS", lambda space, trials, seed: RandomSearch(space, seed=seed)),
-        "REINFORCE (NAS-RL)": ("RL", lambda space, trials, seed: NASRL(space, seed=seed)),
-        "Q-learning (MetaQNN)": ("RL", lambda space, trials, seed: MetaQNN(space, trials=trials, seed=seed)),
-        "large-scale evolution": ("EA", lambda space, trials, seed: LargeScaleEvolution(
-            space, population_size=10, weight_inheritance=False, seed=seed)),
-        "regularized evolution": ("EA", lambda space, trials, seed: RegularizedEvolution(
-            space, population_size=20, sample_size=5, seed=seed)),
-        "GeNet genetic algorithm": ("EA", lambda space, trials, seed: GeNet(space, population_size=10, seed=seed)),
-        "predictor-guided (SMBO)": ("SMBO", lambda space, trials, seed: PredictorGuidedSearch(space, seed=seed)),
-    }
+# The methods come from the registry (``nascourse.registry``): each declares its label and family (survey Table 1)
+# and how it is built. Hyperband is not an ask/tell strategy (it schedules partial trainings): ``table_job`` runs it.
+def table_methods() -> tuple[str, ...]:
+    """The labels of the methods ``table_job`` runs: every registered sampling strategy (and schedule) that can
+    search the benchmark's cells, in registration order."""
+    return tuple(entry.label for entry in registry.strategies(space="benchmark")
+                 if entry.kind in ("sampling", "schedule"))
 
 
-TABLE_METHODS = (*_strategies(), "Hyperband")
-FAMILIES = {**{name: family for name, (family, _) in _strategies().items()},
-            "Hyperband": "RS + early stop", "DARTS": "GO", "GDAS": "GO", "PC-DARTS": "GO",
-            "weight sharing (SPOS)": "RS + one-shot"}
+TABLE_METHODS = table_methods()  # as registered when nascourse.compare is imported
+FAMILIES = {entry.label: entry.family for entry in registry.strategies()}
 
 
 TABLES = ("digits", "nb201-cifar10", "nb201-cifar100", "nb201-ImageNet16-120")
@@ -106,12 +96,12 @@ def table_job(method: str, seed: int, budget: float, bench_path: str | None = No
         raise ValueError(f"{table} records no training times: give its budget in trials (unit='trials').")
     bench = load_table(table, bench_path)
     space = bench.space
-    strategies = _strategies()
+    methods = table_methods()
     if _trial_budget(table) and method in ("Hyperband", "GeNet genetic algorithm"):
         raise ValueError(f"{method!r} does not run on {table}: Hyperband needs learning curves (NAS-Bench-201's "
                          "compact form keeps final accuracies only) and GeNet's code has two bits per edge, room "
                          "for four operations, not five. Choose one of "
-                         f"{[m for m in strategies if m != 'GeNet genetic algorithm']}.")
+                         f"{[m for m in methods if m not in ('Hyperband', 'GeNet genetic algorithm')]}.")
     if method == "Hyperband":
         if average != 1 or unit != "seconds":
             raise ValueError("Hyperband trains candidates partially from one run's learning curve: it takes "
@@ -119,17 +109,18 @@ def table_job(method: str, seed: int, budget: float, bench_path: str | None = No
         history = Hyperband(space, max_epochs=bench.protocol.epochs, eta=3, seed=seed).run(
             TableTraining(bench, rng_seed=seed), max_seconds=budget)
         return Run.from_history(method, seed, history)
-    if method not in strategies:
-        raise ValueError(f"Unknown table method {method!r}; choose one of {TABLE_METHODS}.")
+    if method not in methods:
+        raise ValueError(f"Unknown table method {method!r}; choose one of {methods}.")
+    build = registry.strategy(method).build
     if unit == "trials":
         evaluator = bench.evaluator() if _trial_budget(table) else BenchmarkEvaluator(bench, rng_seed=seed,
                                                                                       average=average)
-        history = run_search(space, strategies[method][1](space, int(budget), seed), evaluator, int(budget),
+        history = run_search(space, build(space, trials=int(budget), seed=seed), evaluator, int(budget),
                              progress=False)
         return Run.from_history(method, seed, history, cost="trials")
     # MetaQNN plans its exploration schedule for the number of candidates the budget pays for, on average
     expected = max(10, math.ceil(budget / (average * float(np.nanmean(bench.train_seconds[:, :, -1])))))
-    return strategy_run(method, strategies[method][1](space, expected, seed), bench, seed, budget, average)
+    return strategy_run(method, build(space, trials=expected, seed=seed), bench, seed, budget, average)
 
 
 def strategy_run(method: str, strategy: Any, bench: Benchmark, seed: int, budget: float, average: int = 1) -> Run:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..bench.table import Benchmark
 from ..stats import bootstrap_interval, difference_test, holm, vargha_delaney_a
-from .jobs import FAMILIES
+from ..registry import family
 from .runs import Run, returned_on_grid
 
 __all__ = ["ComparisonRow", "compare_at", "format_table", "plot_returned"]
@@ -58,7 +58,7 @@ def compare_at(runs: Mapping[str, Sequence[Run]], bench: Benchmark, budget: floa
                families: Mapping[str, str] | None = None, split: str = "test") -> list[ComparisonRow]:
     """Every method's returned cells at ``budget`` training seconds, ranked by median, tested against ``baseline``.
 
-    ``families`` labels the methods (default: ``FAMILIES``). A run that has not finished its first candidate by ``budget`` has nothing to return: it is left out of the
+    ``families`` labels the methods (default: each method's family in ``nascourse.registry``). A run that has not finished its first candidate by ``budget`` has nothing to return: it is left out of the
     statistics and counted in ``ComparisonRow.total`` (the table shows "runs with a cell / runs")."""
     if baseline not in runs:
         raise ValueError(f"The baseline {baseline!r} is not among the methods {sorted(runs)}.")
@@ -78,7 +78,7 @@ def compare_at(runs: Mapping[str, Sequence[Run]], bench: Benchmark, budget: floa
         q1, median, q3 = np.percentile(finite, [25, 50, 75])
         low, high = bootstrap_interval(finite)
         spent = np.median([min(run.spent, budget) for run in runs[name]])
-        rows.append(ComparisonRow(name, (FAMILIES if families is None else families).get(name, ""), len(finite), len(value), float(median),
+        rows.append(ComparisonRow(name, family(name) if families is None else families.get(name, ""), len(finite), len(value), float(median),
                                   float(q1), float(q3),
                                   low, high, vargha_delaney_a(finite, base), p, math.nan, float(spent),
                                   effect["difference"], effect["low"], effect["high"], effect["paired"]))

@@ -14,11 +14,17 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["RunError", "write_json", "saved_settings", "merge_settings", "choose_device", "guard_run_folder",
-           "run_guarded"]
+import torch
+
+from ..data import DatasetSplits, DatasetUnavailableError, load_dataset
+from ..profile import Profile, get_profile, select_device
+
+__all__ = ["RunError", "PreparedRun", "prepare_run", "profile_of", "add_run_options", "write_json", "saved_settings", "merge_settings",
+           "choose_device", "guard_run_folder", "run_guarded"]
 
 
 class RunError(Exception):
@@ -63,10 +69,6 @@ def merge_settings(given: dict, saved: dict | None, defaults: Callable[[], dict]
 def choose_device(option: str | None, saved: dict | None, run_dir: Path):
     """The device of ``--device``, else the saved run's, else the default; a resumed run stays on its kind of
     device (its random-number state belongs to it)."""
-    import torch
-
-    from .profile import select_device
-
     saved_device = saved.get("device") if saved is not None else None
     try:
         device = select_device(option if option is not None else saved_device)
@@ -102,3 +104,61 @@ def run_guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespa
         print(f"\ninterrupted: {args.run_dir} keeps the run up to its last finished {unit}; "
               "continue it with the same command and --resume", file=sys.stderr)
         return 130
+
+
+def add_run_options(parser: argparse.ArgumentParser, what: str = "search") -> None:
+    """The options every long command takes: seed, device, threads, dataset folder."""
+    parser.add_argument("--seed", type=int, default=None, help=f"seed of the {what} (default: 0)")
+    parser.add_argument("--device", default=None,
+                        help="auto, cpu, cuda, cuda:N, mps (default: $NASCOURSE_DEVICE, else auto)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument("--data", default=None, help="dataset folder (default: $NASCOURSE_DATA, else the course's data/)")
+
+
+def profile_of(name: str | None) -> Profile:
+    """The profile of ``--profile`` (else ``$NASCOURSE_PROFILE``, else quick); an unknown name is a ``RunError``."""
+    try:
+        return get_profile(name)
+    except ValueError as error:
+        raise RunError(str(error)) from None
+
+
+@dataclass
+class PreparedRun:
+    """A command's run folder, ready to go: its settings (given, else saved, else the profile's), the saved
+    settings when resuming, and the device."""
+
+    folder: Path
+    saved: dict | None
+    settings: dict
+    device: torch.device
+
+    def load_data(self, root: str | None) -> DatasetSplits:
+        """The dataset of the settings on the run's device; a missing or unknown dataset is a ``RunError``."""
+        try:
+            return load_dataset(self.settings["dataset"], root=root, device=self.device,
+                                train_subset=self.settings.get("train_subset"))
+        except (ValueError, DatasetUnavailableError) as error:
+            raise RunError(str(error)) from None
+
+    def start(self, command: str) -> None:
+        """Create the folder and write config.json, so that ``--resume`` needs no options."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_json(self.folder / "config.json", {"command": command, "settings": self.settings,
+                                                 "torch": torch.__version__})
+
+
+def prepare_run(args: argparse.Namespace, markers: list[str], what: str,
+                settings_of: Callable[[dict | None], dict]) -> PreparedRun:
+    """What every long command does first: refuse to start over a run without ``--resume``, read the saved
+    settings, work out the settings (``settings_of(saved)``), set torch's threads and choose the device (a
+    resumed run stays on its kind of device)."""
+    folder = Path(args.run_dir)
+    guard_run_folder(folder, args.resume, markers, what)
+    saved = saved_settings(args.resume, folder)
+    settings = settings_of(saved)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    device = choose_device(args.device, saved, folder)
+    settings["device"] = str(device)
+    return PreparedRun(folder, saved, settings, device)

@@ -14,7 +14,12 @@ import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from .cli_common import RunError, choose_device, guard_run_folder, merge_settings, run_guarded, saved_settings, write_json
+from ..final_training import CheckpointError, FinalTrainingConfig, train_final
+from ..profile import PROFILES
+from ..spaces.base import ArchitectureError
+from ..spaces.darts_genotype import Genotype
+from ..spaces.darts_published import PUBLISHED
+from .run_folder import RunError, add_run_options, merge_settings, prepare_run, profile_of, run_guarded, write_json
 
 TRAIN_DESCRIPTION = """\
 Train a cell from scratch the way survey Table 1's "+ Cutout" rows were trained (DARTS's evaluation):
@@ -62,7 +67,7 @@ def add_train_parser(commands) -> None:
     )
     train.add_argument("--genotype", default=None, metavar="TEXT|NAME|FILE",
                        help="the cell to train (see above); with --resume it is read from config.json")
-    train.add_argument("--profile", choices=("quick", "full"), default=None,
+    train.add_argument("--profile", choices=tuple(PROFILES), default=None,
                        help="budget defaults (default: $NASCOURSE_PROFILE, else quick)")
     train.add_argument("--run-dir", required=True, metavar="DIR", help="folder for the checkpoint and the results")
     train.add_argument("--resume", action="store_true", help="continue the training whose checkpoint is in --run-dir")
@@ -79,10 +84,7 @@ def add_train_parser(commands) -> None:
                        help="drop-path probability reached at the last epoch (default: 0.2)")
     train.add_argument("--auxiliary-weight", type=float, default=None, metavar="W",
                        help="weight of the auxiliary head's loss, 0 for no head (default: 0.4)")
-    train.add_argument("--seed", type=int, default=None, help="seed of the training (default: 0)")
-    train.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N, mps (default: $NASCOURSE_DEVICE, else auto)")
-    train.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    train.add_argument("--data", default=None, help="dataset folder (default: $NASCOURSE_DATA, else the course's data/)")
+    add_run_options(train, "training")
 
 
 def _squash(text: str) -> str:
@@ -91,10 +93,6 @@ def _squash(text: str) -> str:
 
 def resolve_genotype(given: str) -> tuple[str, str]:
     """``--genotype`` -> (the genotype's text, a label for it). Raises ``RunError`` saying what was wrong."""
-    from .genotypes import PUBLISHED
-    from .spaces.base import ArchitectureError
-    from .spaces.darts_cell import Genotype
-
     label, text = given, given.strip()
     names = {_squash(name): name for name in PUBLISHED} | ALIASES
     if not text.startswith("Genotype("):
@@ -129,9 +127,6 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace, saved: dict | None, run_dir: Path) -> dict:
-    from .final_training import FINAL_PROFILES
-    from .profile import get_profile
-
     given = {key: getattr(args, key) for key in OPTIONS if getattr(args, key) is not None}
     if args.profile is not None:
         given["profile"] = args.profile
@@ -145,13 +140,9 @@ def _settings(args: argparse.Namespace, saved: dict | None, run_dir: Path) -> di
         given.pop("genotype_label", None)  # the same cell may be named differently: compare the genotypes
 
     def defaults() -> dict:
-        try:
-            profile = get_profile(args.profile).name
-        except ValueError as error:
-            raise RunError(str(error)) from None
-        chosen = FINAL_PROFILES[profile]
-        return {"profile": profile, "dataset": chosen["dataset"], "train_subset": None, "seed": 0,
-                **asdict(chosen["config"])}
+        profile = profile_of(args.profile)
+        return {"profile": profile.name, "dataset": profile.dataset, "train_subset": None, "seed": 0,
+                **asdict(FinalTrainingConfig.from_profile(profile))}
 
     settings = merge_settings(given, saved, defaults, run_dir)
     for key in ("train_subset", "seed"):
@@ -161,9 +152,7 @@ def _settings(args: argparse.Namespace, saved: dict | None, run_dir: Path) -> di
     return settings
 
 
-def _config(settings: dict):
-    from .final_training import FinalTrainingConfig
-
+def _config(settings: dict) -> FinalTrainingConfig:
     names = {f.name for f in fields(FinalTrainingConfig)}
     try:
         return FinalTrainingConfig(**{key: value for key, value in settings.items() if key in names})
@@ -180,26 +169,10 @@ def _read_curve(path: Path) -> list[dict]:
 
 
 def _train_main(args: argparse.Namespace) -> int:
-    import torch
-
-    from .data import DatasetUnavailableError, load_dataset
-    from .final_training import CheckpointError, train_final
-
-    run_dir = Path(args.run_dir)
-    guard_run_folder(run_dir, args.resume, ["checkpoint.pt"], "training")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    saved = saved_settings(args.resume, run_dir)
-    settings = _settings(args, saved, run_dir)
-    config = _config(settings)
-    device = choose_device(args.device, saved, run_dir)
-    settings["device"] = str(device)
-    try:
-        data = load_dataset(settings["dataset"], root=args.data, device=device, train_subset=settings["train_subset"])
-    except (ValueError, DatasetUnavailableError) as error:
-        raise RunError(str(error)) from None
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", {"command": "train", "settings": settings, "torch": torch.__version__})
+    run = prepare_run(args, ["checkpoint.pt"], "training", lambda saved: _settings(args, saved, Path(args.run_dir)))
+    settings, run_dir, config = run.settings, run.folder, _config(run.settings)
+    data = run.load_data(args.data)
+    run.start("train")
 
     curve_file = run_dir / "curve.json"
     started = time.perf_counter()
