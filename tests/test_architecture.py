@@ -9,7 +9,8 @@ The rules:
 
 * the graph has no cycle: every module can be read, tested and changed from the bottom up;
 * ``nascourse.stats``, the statistics every layer uses, sits at the bottom and imports nothing from ``nascourse``
-  (only numpy, scipy and the standard library).
+  (only numpy, scipy and the standard library);
+* a module imports only from its own layer or below (``LAYERS``, as CONTRIBUTING.md draws them).
 """
 
 from __future__ import annotations
@@ -113,6 +114,26 @@ def show(cycle: list[str]) -> str:
     return " -> ".join(cycle)
 
 
+# The layers, bottom to top, by the first name under ``nascourse`` ("" is ``nascourse/__init__.py``).
+LAYERS = [
+    ("statistics, data and settings", {"stats", "data", "literature", "profile", "compute", "checkpoints"}),
+    ("spaces and their operations", {"spaces"}),
+    ("training and evaluation", {"train", "evaluation", "loop", "final_training", "bench"}),
+    ("search methods", {"strategies", "relaxation", "recycling", "weight_sharing", "estimation", "parallel"}),
+    ("the registry of methods and spaces", {"registry"}),
+    ("comparison and plots", {"compare", "viz"}),
+    ("entry points", {"cli", "exercises", "__main__", ""}),
+]
+
+
+def layer_of(module: str) -> int:
+    part = module.split(".")[1] if "." in module else ""
+    for number, (_, members) in enumerate(LAYERS):
+        if part in members:
+            return number
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS (and to CONTRIBUTING.md's table)")
+
+
 # ----------------------------------------------------------------------------------------------- the rules
 def test_the_cycle_finder_finds_a_cycle_and_accepts_a_tree():
     """The check can fail: in a made-up graph with a loop it reports the loop, in one without it reports none."""
@@ -146,3 +167,14 @@ def test_stats_is_the_bottom_layer():
     assert import_graph()[f"{PACKAGE}.stats"] == set()
     allowed = {"numpy", "scipy", "__future__", *sys.stdlib_module_names}
     assert external_imports(ROOT / "stats.py") <= allowed
+
+
+def test_every_module_imports_only_from_its_layer_or_below():
+    upward = [f"{module} ({LAYERS[layer_of(module)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+              for module, targets in sorted(import_graph().items()) for target in sorted(targets)
+              if layer_of(target) > layer_of(module)]
+    assert not upward, "imports that reach up a layer:\n" + "\n".join(upward)
+
+
+def test_the_layer_check_can_fail():
+    assert layer_of("nascourse.stats") < layer_of("nascourse.compare.jobs") < layer_of("nascourse.cli.search")
