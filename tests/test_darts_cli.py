@@ -126,3 +126,11 @@ def test_help_names_every_method_and_the_run_folder(capsys):
     text = capsys.readouterr().out
     for word in ("--run-dir", "--resume", "--profile", "darts,gdas,pcdarts,idarts,pdarts", "checkpoint.pt"):
         assert word in text
+
+
+def test_gdas_with_the_second_order_gradient_is_refused_before_anything_starts(tmp_path, capsys):
+    run_dir = tmp_path / "gdas2"
+    assert main(["search", "--strategy", "gdas", "--order", "2", "--run-dir", str(run_dir)]) == 2
+    message = capsys.readouterr().err
+    assert "--order 2 does not apply to gdas" in message and "--order 1" in message
+    assert not (run_dir / "checkpoint.pt").exists()

@@ -18,7 +18,7 @@ from nascourse.relaxation.bilevel import exact_second_order_gradient, first_orde
 from nascourse.relaxation.mixing import (darts_weights, edge_normalisation, gumbel_weights, node_slices,
                                          node_softmax_weights)
 from nascourse.relaxation.search import (CheckpointError, SearchConfig, pdarts_search, prune_operations,
-                                         relaxation_search)
+                                         relaxation_search, search_step)
 from nascourse.relaxation.supernet import channel_shuffle
 from nascourse.spaces.base import ArchitectureError
 from nascourse.spaces.cell201 import Cell201Architecture, Cell201Space
@@ -253,6 +253,30 @@ def test_second_order_gradient_restores_the_weights_when_a_pass_fails(fail_at_ca
 def tiny_supernet(method: str = "darts", channels: int = 4, **kwargs) -> Supernet:
     torch.manual_seed(0)
     return Supernet((1, 8, 8), 10, cells=3, channels=channels, method=method, **kwargs)
+
+
+def test_second_order_gradient_leaves_batchnorm_running_statistics_as_they_were():
+    """Its four passes measure a gradient; they must not move the statistics evaluation will use."""
+    model = tiny_supernet()
+    x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))
+    before = [b.clone() for b in model.buffers()]
+    assert before, "the supernet has BatchNorm buffers, so the check is not vacuous"
+    second_order_gradient(model, (x, y), (x + 1.0, y), xi=0.01)
+    assert all(torch.equal(b, now) for b, now in zip(before, model.buffers()))
+    first_order_gradient(model, (x + 1.0, y))  # a training pass does move them (the check above can fail)
+    assert not all(torch.equal(b, now) for b, now in zip(before, model.buffers()))
+
+
+def test_gdas_refuses_the_second_order_gradient(digits):
+    """GDAS draws a new path in every forward pass: Eq. 8's four passes would each see another network."""
+    model = tiny_supernet("gdas")
+    with pytest.raises(ValueError, match="samples a new path in every forward pass.*order=1"):
+        relaxation_search(model, digits, SearchConfig(epochs=1, batch_size=64, order=2), progress=False)
+    batch = (torch.randn(4, 1, 8, 8), torch.randint(0, 10, (4,)))
+    weights, arch = torch.optim.SGD(model.weight_parameters(), lr=0.1), torch.optim.Adam(model.arch_parameters())
+    with pytest.raises(ValueError, match="samples a new path"):
+        search_step(model, batch, batch, weights, arch, order=2, xi=0.01)
+    search_step(model, batch, batch, weights, arch, order=1)  # first order is GDAS's own
 
 
 def test_supernet_maps_images_to_class_logits():

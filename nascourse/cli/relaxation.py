@@ -14,6 +14,7 @@ from ..bench import Benchmark, BenchmarkError
 from ..bench.build import Protocol
 from ..profile import seed_everything
 from ..relaxation import Cell201Supernet, Supernet
+from ..relaxation.mixing import METHODS, mixing_rule
 from ..relaxation.search import CheckpointError, SearchConfig, pdarts_search, relaxation_search
 from .run_folder import RunError, add_run_options, merge_settings, prepare_run, profile_of, run_guarded, write_json
 
@@ -117,6 +118,10 @@ def _darts_settings(args: argparse.Namespace, saved: dict | None, run_dir: Path)
 
     settings = merge_settings(given, saved, defaults, run_dir)
     settings.setdefault("warmup_epochs", int(registry.strategy(settings["method"]).warmup_fraction * settings["epochs"]))
+    if settings["order"] == 2 and settings["method"] in METHODS and mixing_rule(settings["method"]).samples_one_path:
+        raise RunError(f"--order 2 does not apply to {settings['method']}: it samples a new path in every forward "
+                       "pass, so the second-order gradient's four passes would each see another network. Use --order 1 "
+                       "(GDAS's paper does).", code=2)
     if settings["method"] == "pdarts" and settings["space"] != "darts":
         raise RunError("--method pdarts deepens and prunes the DARTS Supernet between stages; use --space darts.")
     for key in ("cells", "channels", "epochs", "batch_size", "train_subset"):

@@ -72,9 +72,12 @@ def _set(parameters: Sequence[torch.Tensor], values: Sequence[torch.Tensor]) -> 
 
 def second_order_gradient(model: nn.Module, train_batch: Batch, val_batch: Batch, xi: float,
                           epsilon_scale: float = 0.01) -> list[torch.Tensor]:
-    """Eq. 7 with the finite-difference Hessian-vector product of Eq. 8. The weights are restored after."""
+    """Eq. 7 with the finite-difference Hessian-vector product of Eq. 8. The weights are restored after, and so
+    are BatchNorm's running statistics: the four passes measure a gradient, they do not train (as in
+    ``curvature.alpha_hessian``)."""
     weights, alphas = model.weight_parameters(), model.arch_parameters()
     original = [w.detach().clone() for w in weights]
+    buffers = [(buffer, buffer.detach().clone()) for buffer in model.buffers()]
     try:
         # the virtual step: w' = w - xi * grad_w L_train(w, alpha)
         train_grads = _gradients(batch_loss(model, train_batch), weights)
@@ -91,6 +94,7 @@ def second_order_gradient(model: nn.Module, train_batch: Batch, val_batch: Batch
         minus = _gradients(batch_loss(model, train_batch), alphas)
     finally:
         _set(weights, original)
+        _set([b for b, _ in buffers], [saved for _, saved in buffers])
     return [g - xi * (p - m) / (2 * epsilon) for g, p, m in zip(alpha_grads, plus, minus)]
 
 

@@ -186,6 +186,18 @@ class _AutocastForward:
         return self.model.weight_parameters()
 
 
+def check_order(model: nn.Module, order: int) -> None:
+    """Refuse the second-order gradient for a supernet that samples one path per forward pass (GDAS).
+
+    Eq. 7's finite difference compares four forward passes of *one* network (at w, w', w+ and w-); GDAS would
+    draw another path in each, and the difference would measure the change of path, not the curvature."""
+    rule = getattr(model, "rule", None)
+    if order == 2 and rule is not None and rule.samples_one_path:
+        raise ValueError(f"{getattr(model, 'method', 'this method')} samples a new path in every forward pass, so the "
+                         "second-order gradient's four passes would each see another network; use order=1 (GDAS's "
+                         "paper uses the first-order gradient).")
+
+
 def search_step(model: nn.Module, train_batch: tuple[torch.Tensor, torch.Tensor],
                 val_batch: tuple[torch.Tensor, torch.Tensor], weight_optimizer: torch.optim.Optimizer,
                 arch_optimizer: torch.optim.Optimizer, order: int = 1, xi: float = 0.0, grad_clip: float = 5.0,
@@ -205,6 +217,7 @@ def search_step(model: nn.Module, train_batch: tuple[torch.Tensor, torch.Tensor]
     val_batch = (path.prepare(val_batch[0]), val_batch[1])
     alphas, weights = model.arch_parameters(), model.weight_parameters()
     if update_alpha:
+        check_order(model, order)
         network = _AutocastForward(model, path) if path.autocast else model
         if order == 2:
             grads = second_order_gradient(network, train_batch, val_batch, xi)
@@ -249,6 +262,7 @@ def relaxation_search(model: nn.Module, data: DatasetSplits, config: SearchConfi
     later ``resume``); ``on_epoch`` is called with each new snapshot. ``fast`` (see the module's
     docstring) is not part of the search's identity: a checkpoint resumes with either setting.
     """
+    check_order(model, config.order)
     device = next(model.parameters()).device
     if data.train.x.device.type != device.type:
         raise ValueError(f"The supernet is on {device} but the data is on {data.train.x.device}; move one of them "
