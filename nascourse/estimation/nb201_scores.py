@@ -123,9 +123,8 @@ def nb201_proxy_correlations(table: NB201Table, proxies: Sequence[str | Callable
     """Score ``sample_size`` random cells (drawn with ``seed``) with each proxy; rank-correlate with the table.
 
     Non-finite scores rank last. Proxies that need images are refused up front (ValueError) unless ``data``
-    is given. Measured on one shared CPU core: 200 cells took 44 s for synflow and the parameter count together
-    on a busy machine (each builds the network, 0.05 s; synflow's float64 pass 0.1-0.15 s), 1000 cells 72 s for
-    synflow alone on a quieter one: 100 by default keeps a notebook cell well under a minute."""
+    is given. Each cell costs a network build and, for synflow, one float64 pass: 100 cells by default keeps a
+    notebook cell well under a minute on a CPU (the measurements: ``benchmarks/RESULTS.md``)."""
     if not 10 <= sample_size <= len(table):
         raise ValueError(f"sample_size must lie in 10..{len(table)}; got {sample_size}.")
     for proxy in proxies:  # refuse before any network is built
