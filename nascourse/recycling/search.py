@@ -49,6 +49,7 @@ __all__ = [
     "record",
     "from_scratch",
     "grown_versus_scratch",
+    "statistics_images",
     "nash_hill_climbing",
     "EASController",
     "eas_search",
@@ -95,20 +96,26 @@ def from_scratch(net: nn.Module, seed: int = 0) -> nn.Module:
     return fresh
 
 
+def statistics_images(data: DatasetSplits, count: int = 1024) -> torch.Tensor:
+    """The first ``count`` training images: the batch from which Net2Deeper sets a new BatchNorm."""
+    return data.train.x[:count]
+
+
 def grown_versus_scratch(
     grown: nn.Module,
     data: DatasetSplits,
     epochs: int,
     learning_rate: float = 0.05,
     batch_size: int = 32,
-    fine_tune_factor: float = 1 / 3,
+    fine_tune_factor: float = 1.0,
     seed: int = 0,
 ) -> tuple[TrainingResult, TrainingResult]:
     """Train a grown network (weights inherited) and the same architecture from scratch, for the same epochs.
 
-    The grown network is fine-tuned with ``learning_rate * fine_tune_factor``, as Net2Net
-    trains its students with a smaller rate than the teacher (a full rate shakes the
-    inherited weights out of their basin); the fresh one gets the full ``learning_rate``.
+    Both get the same schedule and, by default, the same learning rate: the comparison is then
+    about the starting weights alone. ``fine_tune_factor`` < 1 trains the grown network with
+    ``learning_rate * fine_tune_factor`` instead (a smaller rate keeps inherited weights closer to
+    where they were; on chapter 04's digits it cost accuracy, see ``experiments/ch04_seeds.py``).
     ``grown`` itself is trained in place; returns (grown's result, scratch's result).
     """
     scratch = from_scratch(grown, seed=seed)
@@ -147,10 +154,13 @@ def nash_hill_climbing(
     ``morphisms_per_child`` random morphisms (so each starts computing exactly what its
     parent computes), are trained for ``epochs_per_child`` epochs with a cosine-annealed
     learning rate, and the best of them by validation accuracy becomes the next model.
-    Widening stops at ``max_width`` channels to keep children CPU-sized.
+    Widening stops at ``max_width`` channels to keep children CPU-sized. Widening breaks the
+    copies' symmetry with Net2Net's noise; deepening sets its BatchNorm from training images
+    (``statistics_images``), so a child starts from its parent's function in both modes.
     """
     rng = random.Random(seed)
     generator = torch.Generator().manual_seed(seed)
+    images = statistics_images(data)
     parent = copy.deepcopy(start)
     parent_accuracy = accuracy(parent, data.val)
     best, best_accuracy = parent, parent_accuracy
@@ -167,7 +177,7 @@ def nash_hill_climbing(
                     if m.name != "widen" or m.amount <= max_width
                 ]
                 morphism = rng.choice(options)
-                child = apply_morphism(child, morphism, generator)
+                child = apply_morphism(child, morphism, generator, images=images)
                 applied.append(str(morphism))
             result = train(child, data, epochs=epochs_per_child, batch_size=batch_size,
                            learning_rate=learning_rate, seed=rng.randrange(2**31))
@@ -281,7 +291,12 @@ class EASController(nn.Module):
 
 
 def _eas_episode(
-    controller: EASController, start: MorphNet, transform_steps: int, max_width: int, generator: torch.Generator
+    controller: EASController,
+    start: MorphNet,
+    transform_steps: int,
+    max_width: int,
+    generator: torch.Generator,
+    images: torch.Tensor | None = None,
 ) -> tuple[MorphNet, torch.Tensor, list[str]]:
     """Let the controller transform ``start``; return the network, the log-probability of its actions, and them."""
     net, log_probability, actions = start, torch.zeros(()), []
@@ -297,7 +312,7 @@ def _eas_episode(
             log_probability = log_probability + decision.log_prob(widen)
             if widen.item() == 1:
                 try:
-                    net = net2wider_conv(net, index, 2 * width, noise=0.0, generator=generator)
+                    net = net2wider_conv(net, index, 2 * width, generator=generator)  # Net2Net's noise
                     actions.append(f"widen {index} to {2 * width}")
                 except ValueError:
                     pass  # this layer feeds a unit that cannot be widened into; the action is a no-op
@@ -306,7 +321,7 @@ def _eas_episode(
         slot = int(torch.multinomial(torch.softmax(deepen_logits.detach(), dim=0), 1, generator=generator))
         log_probability = log_probability + choice.log_prob(torch.tensor(slot))
         if slot > 0:
-            net = net2deeper_conv(net, slot)
+            net = net2deeper_conv(net, slot, images=images)
             actions.append(f"deepen after {slot - 1}")
     return net, log_probability, actions
 
@@ -332,14 +347,16 @@ def eas_search(
     rounds of (widen decisions, one deepen decision), trains the result briefly, and earns
     reward tanh(acc * pi / 2) (EAS's transform, which stresses gains near high accuracy).
     The controller follows the policy gradient (reward - baseline) * grad log p(actions),
-    with an exponential moving-average baseline.
+    with an exponential moving-average baseline. Widening breaks the copies' symmetry with
+    Net2Net's noise; deepening sets its BatchNorm from training images (``statistics_images``).
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     controller = EASController(max_width=max(max_width, 256))
+    images = statistics_images(data)
 
     def sample():
-        net, log_probability, actions = _eas_episode(controller, start, transform_steps, max_width, generator)
+        net, log_probability, actions = _eas_episode(controller, start, transform_steps, max_width, generator, images)
         return (copy.deepcopy(net) if net is start else net), log_probability, actions  # never train `start` itself
 
     def train_candidate(net, batch_seed):

@@ -12,10 +12,20 @@ the old one stopped, and training continues from there.
 * Path-level EAS (Cai et al. 2018): replace a layer by a multi-branch cell, ``replication_add``
   (identical copies, averaged) and ``split_concat`` (the filters split into groups, concatenated).
 
-Every transform copies its argument first (``copy.deepcopy``) and never modifies it. The
-identity holds in eval mode, where BatchNorm uses its running statistics; in training mode a
-new BatchNorm normalises with batch statistics like any other. ``possible_morphisms`` and
-``apply_morphism`` give the search methods (NASH hill-climbing, EAS) one list of moves.
+Every transform copies its argument first (``copy.deepcopy``) and never modifies it. Two of them
+are exact only with care:
+
+* Widening replicates units, and identical copies receive identical gradients forever (the added
+  width would learn nothing). Like Net2Net, ``net2wider_*`` add a small noise (``WIDEN_NOISE``) to
+  the new copies' incoming weights, so the function is preserved approximately; ``noise=0`` gives
+  the exact transform, whose copies stay copies.
+* A BatchNorm in training mode normalises with the batch's statistics. Given ``images``,
+  ``net2deeper_conv`` sets the new BatchNorm from the statistics of its input on them, so the new
+  unit is the identity in eval mode exactly and in training mode on those images (on other batches
+  up to the difference between their statistics). Every other transform is exact in both modes.
+
+``possible_morphisms`` and ``apply_morphism`` give the search methods (NASH hill-climbing, EAS) one
+list of moves.
 
 N2N learning (Ashok et al. 2018) goes the other way and compresses a teacher:
 ``remove_unit`` and ``shrink_conv`` are *not* function-preserving; the student is retrained by
@@ -44,6 +54,7 @@ from .network import (
 )
 
 __all__ = [
+    "WIDEN_NOISE",
     "net2wider_conv",
     "net2wider_linear",
     "net2deeper_conv",
@@ -61,6 +72,10 @@ __all__ = [
     "can_remove",
     "can_resize",
 ]
+
+# Net2Net's symmetry breaking: the new copies' incoming weights get N(0, (WIDEN_NOISE * std(W))^2).
+# 0.1 keeps the logits within a few percent of the parent's (see the tests) and lets the copies diverge.
+WIDEN_NOISE = 0.1
 
 MORPHISM_NAMES = (
     "deepen",
@@ -226,8 +241,10 @@ def _spread_over_copies(mapping: torch.Tensor) -> Callable[[torch.Tensor], torch
 def _add_noise_to_copies(
     weight: torch.Tensor, old: int, noise: float, generator: torch.Generator | None
 ) -> torch.Tensor:
-    """Add N(0, noise * std(weight)) to the rows >= old (the new copies) to break their symmetry."""
-    if noise <= 0:
+    """Add N(0, (noise * std(weight[:old]))^2) to the rows >= old (the new copies) to break their symmetry."""
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0 (a fraction of the weights' standard deviation), got {noise}.")
+    if noise == 0:
         return weight
     weight = weight.clone()
     scale = noise * weight[:old].std()
@@ -247,10 +264,10 @@ def net2wider_conv(
     net: MorphNet,
     unit_index: int,
     new_width: int,
-    noise: float = 0.0,
+    noise: float = WIDEN_NOISE,
     generator: torch.Generator | None = None,
 ) -> MorphNet:
-    """Net2WiderNet on the ConvUnit ``units[unit_index]``: C -> ``new_width`` channels, same function.
+    """Net2WiderNet on the ConvUnit ``units[unit_index]``: C -> ``new_width`` channels, (almost) the same function.
 
     Random replication: new channel j copies old channel g(j) (the old channels keep their
     place, each extra one copies an old channel drawn uniformly with ``generator``). A copy gets
@@ -258,8 +275,12 @@ def net2wider_conv(
     exactly what its original outputs. The reader of this unit (next ConvUnit past any pooling,
     every branch of a following BranchUnit, or the first hidden Linear / classifier) divides the
     weights it applies to each copy by the number of copies of that channel, so it receives the
-    same sum as before. ``noise > 0`` perturbs the new copies' filters by N(0, noise * std) so
-    that they can learn something different (the function then changes slightly).
+    same sum as before.
+
+    Exact copies would stay copies: they get the same gradients at every step, so the added width
+    would never learn anything. As in Net2Net, the new copies' filters get a small noise,
+    N(0, (noise * std)^2) with std that of the old filters; the function then changes slightly (the
+    tests bound it). ``noise=0`` is the exact transform.
     """
     new = copy.deepcopy(net)
     unit = _conv_unit_at(new, unit_index, "net2wider_conv")
@@ -279,13 +300,14 @@ def net2wider_linear(
     net: MorphNet,
     hidden_index: int,
     new_width: int,
-    noise: float = 0.0,
+    noise: float = WIDEN_NOISE,
     generator: torch.Generator | None = None,
 ) -> MorphNet:
     """Net2WiderNet on the fully connected layer ``hidden[hidden_index]``: same idea as ``net2wider_conv``.
 
     Each new unit copies the weight row and bias of an old one; the next hidden layer (or the
     classifier) divides its weights on each copy by the number of copies, so its input sum is unchanged.
+    The new rows get the same symmetry-breaking noise as in ``net2wider_conv`` (``noise=0``: exact).
     """
     new = copy.deepcopy(net)
     if not 0 <= hidden_index < len(new.hidden):
@@ -304,26 +326,56 @@ def net2wider_linear(
     return _finish(new)
 
 
-def net2deeper_conv(net: MorphNet, position: int, kernel_size: int = 3) -> MorphNet:
+def _input_statistics(net: MorphNet, position: int, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and (biased) variance of the input of ``units[position]`` on ``images``.
+
+    The units before it run in training mode, as they will while the grown network trains (their
+    BatchNorms use the batch's statistics), on a copy, so that no running statistic of ``net`` moves.
+    """
+    reference = next(net.parameters())
+    prefix = copy.deepcopy(net.units[:position]).train()
+    x = images.to(device=reference.device, dtype=reference.dtype)
+    with torch.no_grad():
+        for unit in prefix:
+            x = unit(x)
+    return x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3), unbiased=False)
+
+
+def net2deeper_conv(
+    net: MorphNet, position: int, kernel_size: int = 3, images: torch.Tensor | None = None
+) -> MorphNet:
     """Net2DeeperNet: insert an identity ConvUnit at ``units[position]`` (after ``units[position - 1]``).
 
-    The convolution is the identity kernel (1 at the centre tap of channel c -> c, 0 elsewhere);
-    the BatchNorm is the identity in eval mode (running mean 0, running variance 1, gamma
-    sqrt(1 + eps), beta 0); the ReLU is the identity because its input, the previous unit's
-    output, is >= 0. Position 0 is refused: the input image can be negative and ReLU would cut it.
+    The convolution is the identity kernel (1 at the centre tap of channel c -> c, 0 elsewhere), so
+    the BatchNorm receives the unit's input x itself; the ReLU is the identity because x, the
+    previous unit's output, is >= 0. Position 0 is refused: the input image can be negative.
+
+    The BatchNorm must give x back. In eval mode it computes gamma (x - m) / sqrt(v + eps) + beta
+    with its running statistics (m, v); in training mode it uses the batch's mean and variance
+    instead. With ``images`` (a batch of training images), (mu, var) are the per-channel mean and
+    variance of x on them, and the BatchNorm gets m = beta = mu, v = var, gamma = sqrt(var + eps):
+    eval mode gives x exactly, and training mode gives x on ``images`` (and nearly x on a batch whose
+    statistics are close to theirs), so training starts from the parent's function, as in Net2Net.
+    Without ``images``: m = beta = 0, v = 1, gamma = sqrt(1 + eps), the identity in eval mode only;
+    in training mode this BatchNorm standardises x and the first steps start below the parent.
     """
     new = copy.deepcopy(net)
     _check_position(new, position, "net2deeper_conv")
     width = new.unit_input_width(position)
     unit = _adopt(ConvUnit(width, width, kernel_size), new)  # adopt first: set exact values in the final dtype
     centre = kernel_size // 2
+    bn = unit.bn
+    if images is None:
+        mean, variance = torch.zeros_like(bn.running_mean), torch.ones_like(bn.running_var)
+    else:
+        mean, variance = _input_statistics(new, position, images)
     with torch.no_grad():
         unit.conv.weight.zero_()
         unit.conv.weight[:, :, centre, centre] = torch.eye(width, dtype=unit.conv.weight.dtype)
-        unit.bn.running_mean.zero_()
-        unit.bn.running_var.fill_(1.0)
-        unit.bn.weight.fill_(math.sqrt(1.0 + unit.bn.eps))  # cancels the 1 / sqrt(var + eps) of the normalisation
-        unit.bn.bias.zero_()
+        bn.running_mean.copy_(mean)
+        bn.running_var.copy_(variance)
+        bn.weight.copy_(torch.sqrt(variance + bn.eps))  # cancels the 1 / sqrt(var + eps) of the normalisation
+        bn.bias.copy_(mean)  # puts back the mean that the normalisation subtracts
     new.units.insert(position, unit)
     return _finish(new)
 
@@ -508,19 +560,29 @@ def possible_morphisms(
     return moves
 
 
-def apply_morphism(net: MorphNet, morphism: Morphism, generator: torch.Generator | None = None) -> MorphNet:
-    """Apply one ``Morphism`` (a new network; ``net`` is unchanged). ``generator`` drives widening's random copies."""
+def apply_morphism(
+    net: MorphNet,
+    morphism: Morphism,
+    generator: torch.Generator | None = None,
+    images: torch.Tensor | None = None,
+    noise: float = WIDEN_NOISE,
+) -> MorphNet:
+    """Apply one ``Morphism`` (a new network; ``net`` is unchanged).
+
+    ``generator`` drives widening's random copies and noise; ``noise`` is widening's symmetry
+    breaking (0: exact); ``images`` set a deepening's BatchNorm (see ``net2deeper_conv``).
+    """
     name, position, amount = morphism.name, morphism.position, morphism.amount
     if name == "deepen":
-        return net2deeper_conv(net, position)
+        return net2deeper_conv(net, position, images=images)
     if name == "widen":
-        return net2wider_conv(net, position, amount, generator=generator)
+        return net2wider_conv(net, position, amount, noise=noise, generator=generator)
     if name == "add_skip":
         return add_skip(net, position)
     if name == "insert_layer":
         return insert_layer(net, position, amount)
     if name == "widen_linear":
-        return net2wider_linear(net, position, amount, generator=generator)
+        return net2wider_linear(net, position, amount, noise=noise, generator=generator)
     if name == "deepen_linear":
         return net2deeper_linear(net, position)
     if name == "replication_add":
