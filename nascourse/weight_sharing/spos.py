@@ -17,9 +17,9 @@ trained decides how well those inherited accuracies rank the children:
   operation of every edge is trained *exactly* once per step.
 
 Then ``score(architecture)``: recalibrate BatchNorm for the path (``recalibrate_batchnorm``) and
-measure its validation accuracy with the shared weights. Simplification: SPOS searches the trained
-supernet with an evolutionary algorithm scoring candidates this way; on the benchmark's 760 cells
-we can afford to score any sample directly, which is what ranking quality needs.
+measure its validation accuracy with the shared weights. That score is the fitness of SPOS's second
+stage, the evolutionary search on the trained supernet (``evolution.evolutionary_search``); ranking
+quality (``ranking``) scores a random sample of the benchmark's cells with it instead.
 """
 
 from __future__ import annotations
