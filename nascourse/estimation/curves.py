@@ -15,10 +15,11 @@ This module keeps the model and the decision rule and simplifies the inference, 
 learner can follow every number:
 
 * five of the families (``FAMILIES``: pow3, ilog2, exp3, log_power, janoschek, named as in the
-  paper), each fitted alone by bounded least squares (``scipy.optimize.least_squares``,
+  paper; ilog2 shifted by one epoch, log(x + 1) for the paper's log(x), so that it is finite at x = 1), each fitted alone by bounded least squares (``scipy.optimize.least_squares``,
   several starts); the bounds make each family increasing with an asymptote of at most 1;
-* instead of sampling the combination weights, each fitted family gets the weight of its
-  approximate posterior probability, exp(-BIC/2) (Bayesian model averaging with the BIC);
+* instead of fitting the weighted combination jointly (the paper's model: one likelihood for the sum
+  of weighted families), each family is fitted alone and gets the weight of its approximate posterior
+  probability, exp(-BIC/2) (Bayesian model averaging with the BIC);
   a fit that decreases between the last observed epoch and the target, or leaves [0, 1]
   there, gets weight 0 (Domhan's prior, applied as a filter);
 * instead of sampling theta, the uncertainty of each family's prediction is the Laplace
@@ -69,6 +70,8 @@ def _pow3(x, t):
 
 
 def _ilog2(x, t):
+    # Domhan et al. write c - a / log(x); at the first epoch (x = 1) log(x) = 0 and that form is infinite, so the
+    # course shifts it by one epoch: log(x + 1). Same shape, finite from the first point on.
     c, a = t
     return c - a / np.log(x + 1.0)
 
