@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .bench.build import Protocol
-from .spaces import ChainSpace, DartsCellSpace, GeNetSpace, Skeleton
+from .spaces import ChainSpace, DartsCellSpace, GeNetSpace, NASNetCellSpace, Skeleton
 from .spaces.base import SearchSpace
 from .strategies import (GeNet, LargeScaleEvolution, MetaQNN, NASRL, PredictorGuidedSearch, RandomSearch,
                          RegularizedEvolution, Strategy)
@@ -141,6 +141,9 @@ register_space(SpaceEntry(
     "darts", "DARTS's normal and reduction cells, stacked into cells x channels (chapter 02)",
     lambda s: DartsCellSpace(skeleton=Skeleton(cells=s["cells"], channels=s["channels"]))))
 register_space(SpaceEntry(
+    "nasnet", "NASNet's own cells: five decisions per block, B = 5, add or concatenate (chapter 02)",
+    lambda s: NASNetCellSpace(skeleton=Skeleton(cells=s["cells"], channels=s["channels"]))))
+register_space(SpaceEntry(
     "benchmark", "the course benchmark's NAS-Bench-201-style cells (table lookups)",
     lambda s: Protocol().space()))  # the benchmark's cells, as the table holds them
 
@@ -158,10 +161,10 @@ def _regularized(space, trials, seed, population=None, weight_inheritance=False)
 
 
 register(StrategyEntry(
-    "random", "random search", "RS", "sampling", ("chain", "genet", "darts", "benchmark"), "random search",
+    "random", "random search", "RS", "sampling", ("chain", "genet", "darts", "nasnet", "benchmark"), "random search",
     build=lambda space, trials, seed, population=None, weight_inheritance=False: RandomSearch(space, seed=seed)))
 register(StrategyEntry(
-    "reinforce", "REINFORCE (NAS-RL)", "RL", "sampling", ("chain", "genet", "benchmark"),
+    "reinforce", "REINFORCE (NAS-RL)", "RL", "sampling", ("chain", "genet", "nasnet", "benchmark"),
     "NAS-RL (REINFORCE, LSTM controller)",
     build=lambda space, trials, seed, population=None, weight_inheritance=False: NASRL(space, seed=seed)))
 register(StrategyEntry(
@@ -170,10 +173,10 @@ register(StrategyEntry(
     build=lambda space, trials, seed, population=None, weight_inheritance=False: MetaQNN(space, trials=trials,
                                                                                           seed=seed)))
 register(StrategyEntry(
-    "evolution", "large-scale evolution", "EA", "sampling", ("chain", "genet", "darts", "benchmark"),
+    "evolution", "large-scale evolution", "EA", "sampling", ("chain", "genet", "darts", "nasnet", "benchmark"),
     "Large-scale Evolution", build=_evolution))
 register(StrategyEntry(
-    "regularized", "regularized evolution", "EA", "sampling", ("chain", "genet", "darts", "benchmark"),
+    "regularized", "regularized evolution", "EA", "sampling", ("chain", "genet", "darts", "nasnet", "benchmark"),
     "regularized (aging) evolution", build=_regularized))
 register(StrategyEntry(
     "genet", "GeNet genetic algorithm", "EA", "sampling", ("genet", "benchmark"),

@@ -8,6 +8,7 @@ from .darts_genotype import Genotype
 from .darts_network import CellNetwork, Skeleton, build_network
 from .darts_published import PUBLISHED
 from .genet import GeNetArchitecture, GeNetSpace
+from .nasnet import NASNetArchitecture, NASNetCellSpace
 
 __all__ = [
     "ArchitectureError", "SearchSpace",
@@ -15,4 +16,5 @@ __all__ = [
     "ChainArchitecture", "ChainLayer", "ChainNetwork", "ChainSpace",
     "CellNetwork", "DartsCellSpace", "Genotype", "PUBLISHED", "Skeleton", "build_network",
     "GeNetArchitecture", "GeNetSpace",
+    "NASNetArchitecture", "NASNetCellSpace",
 ]
