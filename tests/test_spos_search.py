@@ -94,6 +94,9 @@ def test_best_index_looks_only_at_the_first_evaluations():
     assert result.best_index(2) == 0 and result.best_index() == 2 and result.best_score == 0.9
     with pytest.raises(ValueError, match="1 to 3"):
         result.best_index(4)
+    assert result.running_best() == [0, 0, 2]
+    search = random_sampling_search(additive, OPERATIONS, 60, seed=1)
+    assert search.running_best() == [search.best_index(n) for n in range(1, 61)]
 
 
 # --- Algorithm 1: population, Topk, crossover and mutation --------------------------------------------------
@@ -166,6 +169,12 @@ def test_a_seed_repeats_a_search_exactly():
     for search in (ea, rs):
         assert run(search, 5) == run(search, 5)
         assert run(search, 5)[0] != run(search, 6)[0]
+
+
+def test_with_the_same_seed_evolution_starts_from_random_samplings_first_candidates():
+    ea = evolutionary_search(additive, OPERATIONS, population=10, top_k=3, generations=3, seed=8)
+    rs = random_sampling_search(additive, OPERATIONS, 30, seed=8)
+    assert ea.architectures[:10] == rs.architectures[:10] and ea.architectures[10:] != rs.architectures[10:]
 
 
 def test_a_search_leaves_the_global_random_state_alone():

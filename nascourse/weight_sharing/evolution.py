@@ -100,6 +100,16 @@ class SearchResult:
             raise ValueError(f"Ask about 1 to {self.evaluations} evaluations, got {n}.")
         return max(range(n), key=lambda i: (self.scores[i], -i))
 
+    def running_best(self) -> list[int]:
+        """For each n = 1, 2, ..., evaluations: the index of the best candidate among the first n (what the search
+        would return had it stopped there; ties: the first)."""
+        best, indices = 0, []
+        for i, score in enumerate(self.scores):
+            if score > self.scores[best]:
+                best = i
+            indices.append(best)
+        return indices
+
     def generation_scores(self, generation: int) -> list[float]:
         """The scores of the candidates scored in ``generation`` (0: the first; -1: the last)."""
         ends = [sum(self.generations[:g + 1]) for g in range(len(self.generations))]
