@@ -20,6 +20,7 @@
 
     python experiments/ch05_weight_sharing.py --part all --seeds 3
     python experiments/ch05_weight_sharing.py --part evolution --seeds 5 --spos-epochs 8
+    python experiments/ch05_weight_sharing.py --part evolution --seeds 3 --spos-epochs 32
 """
 
 from __future__ import annotations
