@@ -4,7 +4,7 @@ Every search strategy of the course on the course benchmark, under one budget in
 (supernet searches charged for their counted multiply-accumulates at the benchmark machine's speed), over many
 seeds: the table-based strategies (random search, REINFORCE, Q-learning, large-scale and regularized evolution,
 GeNet's genetic algorithm, predictor-guided search, Hyperband) and the supernet searches (DARTS, GDAS on the
-benchmark's cell space, SPOS weight sharing). Prints the ranked tables at the supernets' own cost and at the full
+benchmark's cell space, one-shot + random sampling). Prints the ranked tables at the supernets' own cost and at the full
 budget, with effect sizes and tests against random search (paired Wilcoxon on shared seeds, Holm-corrected), and
 the wall time of the whole run.
 ``--out`` keeps every run (JSON) for plotting.
@@ -50,7 +50,7 @@ def main() -> None:
     by_method: dict[str, list[compare.Run]] = {}
     for run in runs:
         by_method.setdefault(run.method, []).append(run)
-    supernets = ("DARTS", "GDAS", "weight sharing (SPOS)")
+    supernets = ("DARTS", "GDAS", "one-shot + random sampling")
     # the dearest supernet search's median cost: every supernet search has finished and returns its final cell
     small = max(float(np.median([run.spent for run in by_method[name]])) for name in supernets)
     rows = compare.compare_at(by_method, bench, small, families=compare.FAMILIES)

@@ -199,5 +199,6 @@ register(StrategyEntry("idarts", "I-DARTS", "GO", "relaxation", ("darts", "bench
                        "I-DARTS (one softmax over a node's inputs)"))
 register(StrategyEntry("pdarts", "P-DARTS", "GO", "relaxation", ("darts",), "P-DARTS (three deepening stages)",
                        warmup_fraction=0.4))  # P-DARTS: 10 of 25 epochs per stage
-register(StrategyEntry("spos", "weight sharing (SPOS)", "RS + one-shot", "one-shot", ("benchmark",),
-                       "a one-shot supernet trained on uniformly sampled paths (chapter 05)"))
+register(StrategyEntry("one-shot", "one-shot + random sampling", "RS + one-shot", "one-shot", ("benchmark",),
+                       "a one-shot supernet trained on uniform single paths (SPOS's training), then the best of sampled cells by "
+                       "shared-weight accuracy (Bender et al.; Li & Talwalkar; chapter 05)"))

@@ -328,7 +328,7 @@ def test_relaxation_job_returns_the_derived_cell_after_each_epoch(bench):
 
 def test_one_shot_job_returns_the_best_scored_cell_at_each_checkpoint(bench):
     run = one_shot_job(0, checkpoints=(0.5,), cells=4)
-    _check_supernet_run(run, bench, "weight sharing (SPOS)")
+    _check_supernet_run(run, bench, "one-shot + random sampling")
     assert run.extra["scoring_seconds"] >= 0
 
 

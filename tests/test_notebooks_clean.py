@@ -28,3 +28,14 @@ def test_notebook_is_stored_without_outputs(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_numbered_as_a_chapter(path):
     assert path.name[:2].isdigit() and path.name[2] == "_", f"{path.name} should be named like 00_title.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_a_unique_id(path):
+    """nbformat 4.5 gives each cell an id; a cell inserted by a script without one makes nbformat warn (and will be
+    an error in its later versions)."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    ids = [cell.get("id") for cell in notebook["cells"]]
+    missing = [i for i, cell_id in enumerate(ids) if not cell_id]
+    assert not missing, f"{path.name}: cells {missing} have no id; give each a short unique one (e.g. uuid4().hex[:8])"
+    assert len(set(ids)) == len(ids), f"{path.name}: cell ids repeat"

@@ -9,7 +9,8 @@ budgets are counted in trials instead.
 * ``table_job``: an ask/tell strategy of ``TABLE_METHODS`` (or Hyperband) by table lookup; ``strategy_run`` for a
   strategy of your own;
 * ``relaxation_job``: a DARTS-family search (DARTS, GDAS, PC-DARTS) on the table's cell space and data;
-* ``one_shot_job``: weight sharing (SPOS), its supernet scored at checkpoints.
+* ``one_shot_job``: one-shot + random sampling: a supernet trained as SPOS trains it, scored at checkpoints by
+  the best of sampled cells (not SPOS's evolutionary search, which is ``weight_sharing.evolutionary_search``).
 
 The job functions live at module level: ``run_jobs`` pickles them by name into its worker processes.
 """
@@ -156,8 +157,8 @@ def relaxation_job(method: str, seed: int, epochs: int, batch_size: int = 64, in
 
 
 def one_shot_job(seed: int, checkpoints: Sequence[float], cells: int, bench_path: str | None = None) -> Run:
-    """Weight sharing (SPOS): train a one-shot supernet with uniform single paths; at each checkpoint score a
-    random sample of ``cells`` benchmark cells with the shared weights (BatchNorm recalibrated per path) and
+    """One-shot + random sampling (Bender et al. 2018; Li & Talwalkar 2019): train a one-shot supernet with uniform
+    single paths (as SPOS trains it); at each checkpoint score a random sample of ``cells`` benchmark cells with the shared weights (BatchNorm recalibrated per path) and
     return the best. Cost: the supernet's training compute in the benchmark's seconds (scoring is not counted, as
     the table's validation passes are not); the scoring's compute, in the same unit, is kept in ``extra``."""
     checkpoints = sorted(float(c) for c in checkpoints)
@@ -169,5 +170,5 @@ def one_shot_job(seed: int, checkpoints: Sequence[float], cells: int, bench_path
         quality = ranking_quality(trainer, bench, cells, checkpoints, sample_seed=seed)
     points = [(bench.seconds_for(macs), quality.architectures[int(np.argmax(scores))])
               for macs, scores in zip(quality.macs, quality.scores)]
-    return Run.from_points("weight sharing (SPOS)", seed, points, local_seconds=trainer.seconds,
+    return Run.from_points("one-shot + random sampling", seed, points, local_seconds=trainer.seconds,
                            scoring_seconds=bench.seconds_for(everything.macs - trainer.macs))
