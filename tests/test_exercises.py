@@ -183,3 +183,30 @@ def test_identity_kernel_reference_copies_its_input():
     x = torch.randn(2, 4, 6, 6)
     y = torch.nn.functional.conv2d(x, ch04.identity_kernel.reference(4, 3), padding=1)
     assert torch.allclose(x, y)
+
+
+def test_every_exercise_says_where_its_hint_and_solution_are(capsys):
+    """A learner can ask for the hint before trying, and the untouched stub's message says where the solution is."""
+    import importlib
+
+    from nascourse.exercises.core import Exercise
+
+    found = 0
+    for chapter in range(7):
+        module = importlib.import_module(f"nascourse.exercises.ch0{chapter}")
+        for attribute, exercise in vars(module).items():
+            if not isinstance(exercise, Exercise):
+                continue
+            found += 1
+            assert exercise.name == attribute, f"{exercise.where} must be reachable under its own name"
+            assert exercise.solution_path() == f"nascourse/exercises/ch0{chapter}.py"
+            exercise.show_hint()
+            assert exercise.hint in capsys.readouterr().out
+
+            def untouched(*args):
+                raise NotImplementedError
+
+            exercise.check(untouched)
+            message = capsys.readouterr().out
+            assert f"{exercise.where}.show_hint()" in message and exercise.solution_path() in message
+    assert found >= 20, "every chapter's exercises were found"

@@ -73,7 +73,9 @@ def _same(got: Any, expected: Any) -> bool:
 
 
 class Exercise:
-    """A task with a reference solution, cases, and a hint shown when a case fails."""
+    """A task with a reference solution, cases, and a hint: shown when a case fails, or on request (``show_hint``).
+
+    The reference solutions live in ``nascourse/exercises/chNN.py``, one module per chapter: read them after trying."""
 
     def __init__(self, name: str, reference: Callable, cases: Sequence[Case], hint: str):
         self.name = name
@@ -83,6 +85,19 @@ class Exercise:
 
     def __repr__(self) -> str:
         return f"Exercise({self.name!r}, {len(self.cases)} cases)"
+
+    @property
+    def where(self) -> str:
+        """How to reach this exercise from a notebook, e.g. ``exercises.ch00.best_so_far``."""
+        return f"exercises.{self.reference.__module__.rsplit('.', 1)[-1]}.{self.name}"
+
+    def show_hint(self) -> None:
+        """Print the hint, for a learner who is stuck before trying anything."""
+        print(f"hint for {self.name}: {self.hint}")
+
+    def solution_path(self) -> str:
+        """The file that holds the reference solution (read it after trying)."""
+        return "nascourse/" + self.reference.__module__.split(".", 1)[1].replace(".", "/") + ".py"
 
     def evaluate(self, candidate: Callable) -> CheckResult:
         """Run ``candidate`` on every case, without printing; the first failing case is reported."""
@@ -121,6 +136,8 @@ class Exercise:
             return candidate
         if result.status == NOT_ATTEMPTED:
             print("   Using the reference solution so you can go on; come back to it whenever you like.")
+            print(f"   Stuck? `{self.where}.show_hint()` prints a hint; the reference solution is in "
+                  f"{self.solution_path()} (read it after trying).")
         else:
             print("   Using the reference solution for the rest of the notebook; fix yours and run this cell again.")
         return self.reference
