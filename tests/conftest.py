@@ -33,3 +33,12 @@ def nb201_data_folder() -> Path:
 @pytest.fixture(scope="session")
 def nb201_folder() -> Path:
     return nb201_data_folder()
+
+
+@pytest.fixture
+def one_thread():
+    """Depthwise convolutions crawl with two threads on a busy 2-core machine; one thread keeps these tests fast."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

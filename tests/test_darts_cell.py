@@ -20,15 +20,6 @@ SEARCH_SIZE = Skeleton(cells=5, channels=8)
 SEARCH_ORDER = ("skip_connect", "sep_conv_3x3", "max_pool_3x3")
 
 
-@pytest.fixture
-def one_thread():
-    """Depthwise convolutions crawl with two threads on a busy 2-core machine; one thread keeps these tests fast."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ----------------------------------------------------------------------------------- genotype text
 @pytest.mark.parametrize("name", NAMES)
 def test_published_genotype_prints_back_to_the_same_text(name):

@@ -17,15 +17,6 @@ SMALL = Skeleton(cells=3, channels=4)
 QUICK_OPERATIONS = ("skip_connect", "max_pool_3x3", "sep_conv_3x3")
 
 
-@pytest.fixture
-def one_thread():
-    """Depthwise convolutions crawl with two threads on a busy 2-core machine; one thread keeps these tests fast."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def small_space(blocks=2, operations=QUICK_OPERATIONS, **options):
     return NASNetCellSpace(operations=operations, blocks=blocks, skeleton=SMALL, **options)
 
@@ -128,11 +119,11 @@ def test_a_concatenating_block_is_projected_back_to_the_cells_channels(one_threa
     space = NASNetCellSpace(operations=("skip_connect", "sep_conv_3x3"), blocks=1, skeleton=SMALL)
     adding = space.build(NASNetArchitecture(one_block_cell("add"), one_block_cell("add")), (1, 8, 8), 10)
     joining = space.build(NASNetArchitecture(one_block_cell("concat"), one_block_cell("add")), (1, 8, 8), 10)
-    normal = joining.cells[0]
-    assert list(normal.projections) == ["0"] and not adding.cells[0].projections
+    normal = joining.layers[0]
+    assert list(normal.projections) == ["0"] and not adding.layers[0].projections
     projection = normal.projections["0"][0]
     assert (projection.in_channels, projection.out_channels, projection.kernel_size) == (8, 4, (1, 1))
-    assert normal.out_channels == adding.cells[0].out_channels == 4, "the cell's width does not change"
+    assert normal.out_channels == adding.layers[0].out_channels == 4, "the cell's width does not change"
     assert joining(torch.randn(2, 1, 8, 8)).shape == (2, 10)
 
 

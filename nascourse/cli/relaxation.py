@@ -16,7 +16,7 @@ from ..profile import seed_everything
 from ..relaxation import Cell201Supernet, Supernet
 from ..relaxation.mixing import METHODS, mixing_rule
 from ..relaxation.search import CheckpointError, SearchConfig, pdarts_search, relaxation_search
-from .run_folder import RunError, add_run_options, merge_settings, prepare_run, profile_of, run_guarded, write_json
+from .run_folder import RunError, add_run_folder_options, add_run_options, merge_settings, prepare_run, profile_of, run_guarded, write_json
 
 TABLE = "bench"  # --dataset bench: evaluate by looking the cell up in the course benchmark
 SETTINGS = ("method", "order", "space", "dataset", "train_subset", "cells", "channels", "epochs", "batch_size",
@@ -71,13 +71,10 @@ def add_darts_parser(commands) -> None:
         "darts", help="run a DARTS-family search (darts, gdas, pcdarts, idarts, pdarts) with checkpoints",
         description=DARTS_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    darts.add_argument("--run-dir", required=True, metavar="DIR", help="folder for the checkpoint and the results")
-    darts.add_argument("--resume", action="store_true", help="continue the search whose checkpoint is in --run-dir")
+    add_run_folder_options(darts, "the checkpoint and the results")
     darts.add_argument("--method", choices=relaxation_methods(), default=None, help="relaxation method (default: darts)")
     darts.add_argument("--space", choices=("darts", "benchmark"), default=None,
                        help="darts: DARTS's cell space; benchmark: the course benchmark's cells (default: darts)")
-    darts.add_argument("--profile", choices=("quick", "full"), default=None,
-                       help="budget defaults (default: $NASCOURSE_PROFILE, else quick)")
     darts.add_argument("--dataset", default=None, help="digits, mnist, fashion_mnist, cifar10 (default: by profile)")
     darts.add_argument("--train-subset", type=int, default=None, metavar="N",
                        help="use only N training images (half for w, half for alpha), for a trial run (default: all)")

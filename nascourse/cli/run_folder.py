@@ -21,9 +21,9 @@ from typing import Any, Callable
 import torch
 
 from ..data import DatasetSplits, DatasetUnavailableError, load_dataset
-from ..profile import Profile, get_profile, select_device
+from ..profile import PROFILES, Profile, get_profile, select_device
 
-__all__ = ["RunError", "PreparedRun", "prepare_run", "profile_of", "add_run_options", "write_json", "saved_settings", "merge_settings",
+__all__ = ["RunError", "PreparedRun", "prepare_run", "profile_of", "add_run_folder_options", "add_run_options", "write_json", "saved_settings", "merge_settings",
            "choose_device", "guard_run_folder", "run_guarded"]
 
 
@@ -104,6 +104,14 @@ def run_guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespa
         print(f"\ninterrupted: {args.run_dir} keeps the run up to its last finished {unit}; "
               "continue it with the same command and --resume", file=sys.stderr)
         return 130
+
+
+def add_run_folder_options(parser: argparse.ArgumentParser, kept: str, what: str = "search") -> None:
+    """The options that say where a run lives and what budgets it starts from: --run-dir, --resume, --profile."""
+    parser.add_argument("--run-dir", required=True, metavar="DIR", help=f"folder for {kept}")
+    parser.add_argument("--resume", action="store_true", help=f"continue the {what} in --run-dir")
+    parser.add_argument("--profile", choices=tuple(PROFILES), default=None,
+                        help="budget defaults (default: $NASCOURSE_PROFILE, else quick)")
 
 
 def add_run_options(parser: argparse.ArgumentParser, what: str = "search") -> None:

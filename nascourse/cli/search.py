@@ -21,7 +21,7 @@ from ..profile import PROFILES, Profile, seed_everything
 from ..strategies import WeightInheritingEvaluator
 from .relaxation import (RELAXATION_ONLY, TABLE, add_relaxation_options, check_space, relaxation_methods,
                          search_by_relaxation, write_best)
-from .run_folder import (RunError, add_run_options, merge_settings, prepare_run, profile_of, run_guarded, saved_settings,
+from .run_folder import (RunError, add_run_folder_options, add_run_options, merge_settings, prepare_run, profile_of, run_guarded, saved_settings,
                          write_json)
 
 # the settings of a sampling search (its config.json)
@@ -105,10 +105,7 @@ def add_search_parser(commands) -> None:
     search.add_argument("--space", choices=tuple(registry.SPACES), default=None, help="what to search (see above)")
     search.add_argument("--dataset", default=None,
                         help="digits, mnist, fashion_mnist, cifar10, or bench (table lookups) (default: by profile)")
-    search.add_argument("--profile", choices=tuple(PROFILES), default=None,
-                        help="budget defaults (default: $NASCOURSE_PROFILE, else quick)")
-    search.add_argument("--run-dir", required=True, metavar="DIR", help="folder for the log, checkpoint and results")
-    search.add_argument("--resume", action="store_true", help="continue the search in --run-dir")
+    add_run_folder_options(search, "the log, checkpoint and results")
     search.add_argument("--trials", type=int, default=None, metavar="N", help="candidates to evaluate (default: by profile)")
     search.add_argument("--epochs", type=int, default=None,
                         help="training epochs per candidate, or of the supernet (default: by profile)")

@@ -15,11 +15,10 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from ..final_training import CheckpointError, FinalTrainingConfig, train_final
-from ..profile import PROFILES
 from ..spaces.base import ArchitectureError
 from ..spaces.darts_genotype import Genotype
 from ..spaces.darts_published import PUBLISHED
-from .run_folder import RunError, add_run_options, merge_settings, prepare_run, profile_of, run_guarded, write_json
+from .run_folder import RunError, add_run_folder_options, add_run_options, merge_settings, prepare_run, profile_of, run_guarded, write_json
 
 TRAIN_DESCRIPTION = """\
 Train a cell from scratch the way survey Table 1's "+ Cutout" rows were trained (DARTS's evaluation):
@@ -67,10 +66,7 @@ def add_train_parser(commands) -> None:
     )
     train.add_argument("--genotype", default=None, metavar="TEXT|NAME|FILE",
                        help="the cell to train (see above); with --resume it is read from config.json")
-    train.add_argument("--profile", choices=tuple(PROFILES), default=None,
-                       help="budget defaults (default: $NASCOURSE_PROFILE, else quick)")
-    train.add_argument("--run-dir", required=True, metavar="DIR", help="folder for the checkpoint and the results")
-    train.add_argument("--resume", action="store_true", help="continue the training whose checkpoint is in --run-dir")
+    add_run_folder_options(train, "the checkpoint and the results", "training")
     train.add_argument("--dataset", default=None, help="digits, mnist, fashion_mnist, cifar10 (default: by profile)")
     train.add_argument("--train-subset", type=int, default=None, metavar="N",
                        help="use only N training images (plus the validation images), for a trial run")

@@ -198,6 +198,7 @@ class CellNetwork(nn.Module):
         reductions = skeleton.reduction_positions()
         self.layers = nn.ModuleList()
         self.reduces: list[bool] = []  # whether layer k halves the resolution
+        self.is_cell: list[bool] = []  # whether layer k is a cell (reads two inputs) or a plain downsampling
         # Bookkeeping of what each layer receives, mirrored exactly by forward():
         previous_out, last_out = stem_channels, stem_channels  # channels of the last two layer outputs
         level_previous, level_last = 0, 0  # how often each was halved
@@ -214,12 +215,12 @@ class CellNetwork(nn.Module):
                 layer: nn.Module = _downsample(skeleton.reduction, second_input)
                 out_channels = second_input
             else:
-                edges, concat = genotype.cell("reduce" if reduces else "normal")
-                layer = Cell(edges, concat, previous_out, second_input, width, reduction=reduces,
-                             reduce_first_input=level_previous < level_last)
+                layer = self.make_cell("reduce" if reduces else "normal", previous_out, second_input, width,
+                                       reduction=reduces, reduce_first_input=level_previous < level_last)
                 out_channels = layer.out_channels
             self.layers.append(layer)
             self.reduces.append(reduces)
+            self.is_cell.append(not (reduces and skeleton.reduction != "cell"))
             previous_out, last_out = last_out, out_channels
             level_previous, level_last = level_last, level_last + int(reduces)
             stage = [out_channels] if reduces else stage + [out_channels]
@@ -232,15 +233,23 @@ class CellNetwork(nn.Module):
         self.auxiliary_logits = None
         s0 = s1 = self.stem(x)
         stage = [s1]
-        for index, (layer, reduces) in enumerate(zip(self.layers, self.reduces)):
+        for index, (layer, reduces, is_cell) in enumerate(zip(self.layers, self.reduces, self.is_cell)):
             second = torch.cat(stage, dim=1) if self.skeleton.dense and len(stage) > 1 else s1
-            out = layer(s0, second, self.drop_path_probability) if isinstance(layer, Cell) else layer(second)
+            out = layer(s0, second, self.drop_path_probability) if is_cell else layer(second)
             s0, s1 = s1, out
             stage = [out] if reduces else stage + [out]
             if self.auxiliary_head is not None and index == self.auxiliary_position and self.training:
                 self.auxiliary_logits = self.auxiliary_head(out)
         features = torch.cat(stage, dim=1) if self.skeleton.dense and len(stage) > 1 else s1
         return self.classifier(F.adaptive_avg_pool2d(features, 1).flatten(1))
+
+    def make_cell(self, kind: str, prev_prev_channels: int, prev_channels: int, channels: int, reduction: bool,
+                  reduce_first_input: bool) -> nn.Module:
+        """The genotype's ``kind`` cell ("normal" or "reduce"). A network of another family of cells (NASNet's,
+        ``spaces.nasnet``) overrides only this; the stacking stays DARTS's."""
+        edges, concat = self.genotype.cell(kind)
+        return Cell(edges, concat, prev_prev_channels, prev_channels, channels, reduction=reduction,
+                    reduce_first_input=reduce_first_input)
 
     def parameter_count(self, auxiliary: bool = False) -> int:
         """Trainable parameters; without the auxiliary head by default, as papers report them (it is

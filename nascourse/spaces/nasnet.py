@@ -46,12 +46,11 @@ from dataclasses import dataclass
 from typing import Iterator, NamedTuple, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .base import ArchitectureError, SearchSpace
 from .darts_genotype import Genotype, loose_ends
-from .darts_network import SEARCH_SKELETON, Skeleton
+from .darts_network import SEARCH_SKELETON, CellNetwork, Skeleton, drop_path
 from .darts_ops import OPERATIONS as CELL_OPERATIONS
 from .darts_ops import FactorizedReduce, ReLUConvBN, build_operation
 
@@ -221,51 +220,31 @@ class NASNetCell(nn.Module):
         })
         self.out_channels = len(self.outputs) * channels
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_probability: float = 0.0) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for j, block in enumerate(self.blocks):
             a = self.operations[2 * j](states[block.first])
             b = self.operations[2 * j + 1](states[block.second])
+            if self.training and drop_probability > 0:  # NASNet's ScheduledDropPath, as DARTS's cells drop paths
+                a, b = drop_path(a, drop_probability), drop_path(b, drop_probability)
             states.append(a + b if block.combine == "add" else self.projections[str(j)](torch.cat([a, b], dim=1)))
         return torch.cat([states[i] for i in self.outputs], dim=1)
 
 
-class NASNetNetwork(nn.Module):
-    """The two cells stacked as DARTS stacks a genotype (``Skeleton``: stem, reductions at 1/3 and 2/3 of the
-    depth with the channels doubled, global average pooling, a linear classifier).
+class NASNetNetwork(CellNetwork):
+    """The two cells stacked as DARTS stacks a genotype (``CellNetwork``: stem, reductions at 1/3 and 2/3 of the
+    depth with the channels doubled, global average pooling, a linear classifier); only the cell differs.
     (N, C_in, H, W) images -> (N, num_classes) logits."""
 
     def __init__(self, architecture: NASNetArchitecture, input_shape: tuple[int, int, int], num_classes: int,
                  skeleton: Skeleton = SEARCH_SKELETON):
-        super().__init__()
+        super().__init__(architecture, input_shape, num_classes, skeleton)
         self.architecture = architecture
-        self.skeleton = skeleton
-        stem_channels = skeleton.stem_multiplier * skeleton.channels
-        self.stem = nn.Sequential(nn.Conv2d(input_shape[0], stem_channels, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(stem_channels))
-        reductions = skeleton.reduction_positions()
-        self.cells = nn.ModuleList()
-        previous_out, last_out = stem_channels, stem_channels
-        level_previous, level_last = 0, 0  # how often each of the last two outputs was halved
-        width = skeleton.channels
-        for index in range(skeleton.cells):
-            reduces = index in reductions
-            width *= 2 if reduces else 1
-            cell = NASNetCell(architecture.cell("reduce" if reduces else "normal"), previous_out, last_out, width,
-                              reduction=reduces, reduce_first_input=level_previous < level_last)
-            self.cells.append(cell)
-            previous_out, last_out = last_out, cell.out_channels
-            level_previous, level_last = level_last, level_last + int(reduces)
-        self.classifier = nn.Linear(last_out, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s0 = s1 = self.stem(x)
-        for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1)
-        return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
-
-    def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+    def make_cell(self, kind: str, prev_prev_channels: int, prev_channels: int, channels: int, reduction: bool,
+                  reduce_first_input: bool) -> NASNetCell:
+        return NASNetCell(self.genotype.cell(kind), prev_prev_channels, prev_channels, channels,
+                          reduction=reduction, reduce_first_input=reduce_first_input)
 
 
 # --------------------------------------------------------------------------------------------------- space
