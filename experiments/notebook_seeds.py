@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def notebooks(prefixes: list[str] | None) -> list[Path]:
-    found = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    found = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
     if prefixes:
         found = [path for path in found if any(path.name.startswith(prefix) for prefix in prefixes)]
         if not found:

@@ -1,6 +1,7 @@
 """Notebooks are committed without outputs or execution counts, so diffs stay readable."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,9 @@ def test_notebook_is_stored_without_outputs(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_numbered_as_a_chapter(path):
-    assert path.name[:2].isdigit() and path.name[2] == "_", f"{path.name} should be named like 00_title.ipynb"
+    """``NN_title.ipynb``, or ``NNa_title.ipynb`` / ``NNb_...`` for a chapter in parts (chapter 05)."""
+    assert re.fullmatch(r"\d\d[a-z]?_\w+\.ipynb", path.name), \
+        f"{path.name} should be named like 00_title.ipynb (or 05a_title.ipynb for the first part of a chapter)"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
