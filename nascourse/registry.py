@@ -190,6 +190,8 @@ register(StrategyEntry(
         space, seed=seed)))
 register(StrategyEntry("hyperband", "Hyperband", "RS + early stop", "schedule", ("benchmark",),
                        "Hyperband's partial trainings (chapter 05)"))
+register(StrategyEntry("bohb", "BOHB", "SMBO + halving", "schedule", ("benchmark",),
+                       "Hyperband's brackets, candidates from a TPE model (Falkner et al.; chapter 05b)"))
 register(StrategyEntry("darts", "DARTS", "GO", "relaxation", ("darts", "benchmark"), "DARTS (softmax mixing)"))
 register(StrategyEntry("gdas", "GDAS", "GO", "relaxation", ("darts", "benchmark"), "GDAS (one Gumbel-sampled path)"))
 register(StrategyEntry("pcdarts", "PC-DARTS", "GO", "relaxation", ("darts", "benchmark"),

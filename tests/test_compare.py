@@ -403,3 +403,19 @@ def test_on_the_digits_a_budget_can_count_trials_so_only_the_noise_changes():
         table_job("Hyperband", 0, budget=30, unit="trials")
     with pytest.raises(ValueError, match="unit must be"):
         table_job("random search", 0, budget=30, unit="epochs")
+
+
+def test_bohb_runs_beside_hyperband_at_a_budget_in_seconds_or_in_trials(bench, nb201_folder, monkeypatch):
+    assert "BOHB" in compare.table_methods() and compare.FAMILIES["BOHB"] == "SMBO + halving"
+    run = table_job("BOHB", 2, budget=60)
+    assert run.spent >= 60 and run.method == "BOHB"
+    hyperband = table_job("Hyperband", 2, budget=60)
+    assert run.trials > 60 / np.nanmean(bench.train_seconds[:, :, -1]), "partial trainings: more trials than full ones"
+    assert abs(run.spent - hyperband.spent) < 2, "the same budget, counted as Hyperband counts it"
+    counted = table_job("BOHB", 2, budget=30, unit="trials", average=4)  # whole trainings only: one budget
+    assert counted.trials == 30 and counted.spent == 30.0
+    monkeypatch.setenv("NASCOURSE_NB201", str(nb201_folder))
+    compare.load_table.cache_clear()
+    on_nb201 = table_job("BOHB", 1, budget=25, table="nb201-cifar10")
+    assert on_nb201.trials == 25 and on_nb201.spent == 25.0
+    compare.load_table.cache_clear()

@@ -6,7 +6,7 @@ counts (``nascourse.compute``) at the build machine's speed (``Benchmark.seconds
 here, so the comparison comes out the same on any machine. On NAS-Bench-201 (``load_table("nb201-cifar10")``, ...)
 budgets are counted in trials instead.
 
-* ``table_job``: an ask/tell strategy of ``TABLE_METHODS`` (or Hyperband) by table lookup; ``strategy_run`` for a
+* ``table_job``: an ask/tell strategy of ``TABLE_METHODS`` (or Hyperband, or BOHB) by table lookup; ``strategy_run`` for a
   strategy of your own;
 * ``relaxation_job``: a DARTS-family search (DARTS, GDAS, PC-DARTS) on the table's cell space and data;
 * ``one_shot_job``: one-shot + random sampling: a supernet trained as SPOS trains it, scored at checkpoints by
@@ -29,6 +29,7 @@ from ..bench.nb201 import NB201Table
 from ..bench.table import Benchmark, BenchmarkEvaluator
 from ..compute import MacCounter
 from ..data import DatasetSplits, load_dataset
+from ..estimation.bohb import BOHB
 from ..estimation.halving import Hyperband, TableTraining
 from ..loop import run_search
 from ..relaxation import Cell201Supernet
@@ -110,6 +111,8 @@ def table_job(method: str, seed: int, budget: float, bench_path: str | None = No
         history = Hyperband(space, max_epochs=bench.protocol.epochs, eta=3, seed=seed).run(
             TableTraining(bench, rng_seed=seed), max_seconds=budget)
         return Run.from_history(method, seed, history)
+    if method == "BOHB":
+        return _bohb_run(bench, seed, budget, table, average, unit)
     if method not in methods:
         raise ValueError(f"Unknown table method {method!r}; choose one of {methods}.")
     build = registry.strategy(method).build
@@ -122,6 +125,24 @@ def table_job(method: str, seed: int, budget: float, bench_path: str | None = No
     # MetaQNN plans its exploration schedule for the number of candidates the budget pays for, on average
     expected = max(10, math.ceil(budget / (average * float(np.nanmean(bench.train_seconds[:, :, -1])))))
     return strategy_run(method, build(space, trials=expected, seed=seed), bench, seed, budget, average)
+
+
+def _bohb_run(bench: Any, seed: int, budget: float, table: str, average: int, unit: str) -> Run:
+    """BOHB (``estimation.bohb``): on the digits with a budget in seconds, Hyperband's brackets over the table's
+    epochs with candidates from its TPE model. Counted in whole trainings (trials, or lookups averaging several
+    runs) only the full budget exists: each bracket then trains one candidate fully, and BOHB is its model alone
+    (TPE-style Bayesian optimisation with a random fraction), without Hyperband's partial trainings."""
+    if unit == "seconds" and average == 1:
+        history = BOHB(bench.space, max_epochs=bench.protocol.epochs, eta=3, seed=seed).run(
+            TableTraining(bench, rng_seed=seed), max_seconds=budget)
+        return Run.from_history("BOHB", seed, history)
+    lookup = bench.evaluator() if _trial_budget(table) else BenchmarkEvaluator(bench, rng_seed=seed, average=average)
+    search = BOHB(bench.space, max_epochs=1, min_epochs=1, seed=seed)  # one bracket of one full training
+    if unit == "trials":
+        history = search.run(lambda architecture, epochs: lookup(architecture), iterations=int(budget))
+        return Run.from_history("BOHB", seed, history, cost="trials")
+    return Run.from_history("BOHB", seed, search.run(lambda architecture, epochs: lookup(architecture),
+                                                     max_seconds=budget))
 
 
 def strategy_run(method: str, strategy: Any, bench: Benchmark, seed: int, budget: float, average: int = 1) -> Run:

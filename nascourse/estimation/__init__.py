@@ -6,11 +6,13 @@
 * ``predictor``: ridge-regression performance prediction from the cell and the early curve
   (Baker et al.; PNAS's surrogate);
 * ``halving``: successive halving, Hyperband and early-stopping random search on budgets of epochs;
+* ``bohb``: BOHB, Hyperband's brackets with candidates from a TPE model of the good cells (Falkner et al.);
 * ``proxies``: training-free scores of an untrained network (synflow, NASWOT, grad-norm, #params);
 * ``nb201_scores``: the proxies (on NAS-Bench-201's real networks) and a cell-only predictor, scored
   against NAS-Bench-201's accuracies.
 """
 
+from .bohb import BOHB, CategoricalKDE, TPEModel, fit_tpe
 from .curves import FAMILIES, CurveFamily, CurveFit, Extrapolation, extrapolate, fit_curve, should_terminate
 from .halving import (ExtrapolationRule, Hyperband, MedianStoppingRule, Rung, SuccessiveHalving, TableTraining,
                       early_stopping_search, hyperband_brackets, successive_halving_rungs)
@@ -23,6 +25,7 @@ from .proxies import PROXIES, ProxyReport, grad_norm, naswot, parameter_count, p
 from .ranking import RankConsistency, kendall_tau, rank_consistency, spearman, top_k_hit_rate
 
 __all__ = [
+    "BOHB", "CategoricalKDE", "TPEModel", "fit_tpe",
     "FAMILIES", "CurveFamily", "CurveFit", "Extrapolation", "extrapolate", "fit_curve", "should_terminate",
     "ExtrapolationRule", "Hyperband", "MedianStoppingRule", "Rung", "SuccessiveHalving", "TableTraining",
     "early_stopping_search", "hyperband_brackets", "successive_halving_rungs",
