@@ -152,3 +152,69 @@ extrapolate_ilog2 = Exercise(
     "regress y on the columns [1, -1 / log(x + 1)] by least squares (np.linalg.lstsq), then evaluate "
     "c - a / log(target_epoch + 1). The natural log is what the family is written with.",
 )
+
+
+# 6. Hyperband's brackets (chapter 05b) ---------------------------------------------------------------------------
+def _hyperband_brackets(max_budget: int, eta: int) -> list[list[tuple[int, int]]]:
+    s_max = 0
+    while eta ** (s_max + 1) <= max_budget:  # floor(log_eta R) with integers: log(243) / log(3) = 4.999...
+        s_max += 1
+    total = (s_max + 1) * max_budget  # B
+    brackets = []
+    for s in range(s_max, -1, -1):
+        n = math.ceil(total / max_budget * eta ** s / (s + 1))
+        r = max_budget // eta ** s
+        brackets.append([(n // eta ** i, r * eta ** i) for i in range(s + 1)])
+    return brackets
+
+
+hyperband_brackets = Exercise(
+    "hyperband_brackets",
+    _hyperband_brackets,
+    [
+        Case("the course benchmark: R = 3, eta = 3", (3, 3)),
+        Case("Li et al.'s Table 1: R = 81, eta = 3", (81, 3)),
+        Case("R = 9, eta = 3", (9, 3)),
+        Case("R = 16, eta = 2", (16, 2)),
+        Case("R = 243, eta = 3 (s_max = 5: floor of a float logarithm gives 4)", (243, 3)),
+    ],
+    hint="s_max = floor(log_eta R): count it with integers (the largest s with eta^s <= R), since "
+    "math.log(243) / math.log(3) = 4.999... B = (s_max + 1) * R. For s = s_max down to 0 (the most aggressive "
+    "bracket first): n = ceil(B / R * eta^s / (s + 1)) (ceil, not floor), r = R / eta^s, and rung i = 0..s trains "
+    "floor(n / eta^i) candidates for r * eta^i units. Return one list of (n_i, r_i) pairs per bracket.",
+)
+
+
+# 7. The NASWOT score from the ReLU codes (chapter 05b) ----------------------------------------------------------
+def _naswot_score(codes: np.ndarray) -> float:
+    c = np.asarray(codes, dtype=float)  # (B, N_A): 1 where a ReLU is on for that input
+    kernel = c @ c.T + (1 - c) @ (1 - c).T  # units on which inputs i and j agree = N_A - Hamming distance
+    sign, logdet = np.linalg.slogdet(kernel)
+    return float(logdet) if sign > 0 else float("-inf")
+
+
+def _codes(seed: int, inputs: int, units: int, on: float) -> Callable[[], tuple]:
+    def make() -> tuple:
+        return ((np.random.default_rng(seed).random((inputs, units)) < on).astype(int),)
+
+    return make
+
+
+naswot_score = Exercise(
+    "naswot_score",
+    _naswot_score,
+    [
+        Case("three inputs, eight units", ([[1, 0, 1, 1, 0, 0, 1, 0], [0, 0, 1, 1, 1, 0, 1, 1],
+                                            [1, 1, 0, 1, 0, 0, 0, 0]],)),
+        Case("a minibatch of 6 inputs, 40 units, half of them on", _codes(0, 6, 40, 0.5)),
+        Case("mostly switched off (20 % on)", _codes(1, 5, 30, 0.2)),
+        Case("mostly switched on (80 % on): agreement counts units off too", _codes(2, 5, 30, 0.8)),
+        Case("two inputs with the same code: the kernel is singular", ([[1, 0, 1, 0], [1, 0, 1, 0], [0, 1, 1, 0]],)),
+    ],
+    hint="codes is (B, N_A), 0/1: which of the N_A ReLUs each input switches on. K_H[i, j] = N_A - d_H(c_i, c_j) is "
+    "the number of units on which inputs i and j AGREE, both on or both off: c @ c.T + (1 - c) @ (1 - c).T (not the "
+    "Hamming distance itself, and not c @ c.T alone, which counts only the units both switch on). Return "
+    "log|det K_H| (np.linalg.slogdet), and -inf when the determinant is 0 (two inputs with the same code).",
+)
+
+__all__ += ["hyperband_brackets", "naswot_score"]
