@@ -3,10 +3,14 @@
 * ranking: SPOS (uniform single path) and FairNAS (strict fairness) supernets on the digits; at
   checkpoints, Kendall tau / Spearman / top-10 hit rate of shared-weight validation accuracy (after
   BatchNorm recalibration, and for SPOS also without) against the benchmark over 100 of its cells;
+* fairness: the chapter's comparison at equal training compute: SPOS (uniform single path) for ``--fair-spos-epochs``
+  epochs against FairNAS (strict fairness, m = 4 paths per update) for a quarter of them, both scored at the
+  same checkpoints of counted training MACs on ``--fair-cells`` cells (the notebook's 60); Kendall tau-b and top-k
+  against the one yardstick's targets (each seed's target the mean of the other seeds);
 * forgetting: 4 early paths for 4 epochs, then the rest of the space for 8 (``--early-epochs``,
-  ``--later-epochs``), with the control run; the drop right after the switch is the forgetting proper (a
-  supernet that stopped would keep the early paths where they were), the gap to the control mixes it with the
-  control's extra training;
+  ``--later-epochs``), against the control, a copy of the supernet paused at the switch (equal updates of the early
+  paths; only the other paths' training differs): the early paths' loss to it after the switch is forgetting net
+  of transfer;
 * evolution: SPOS's second stage, the evolutionary search (Guo et al. 2020, Algorithm 1), against one-shot + random
   sampling (Bender et al. 2018; Li & Talwalkar 2019) with the same number of supernet evaluations. Each supernet
   (``--spos-epochs`` of uniform single-path training, one per seed) scores every distinct path of the space once;
@@ -19,6 +23,9 @@
   machine's speed, ``Benchmark.seconds_for``: the same on every machine).
 
     python experiments/ch05_weight_sharing.py --part all --seeds 3
+    python experiments/ch05_weight_sharing.py --part fairness --seeds 5
+    python experiments/ch05_weight_sharing.py --part forgetting --seeds 5 --early-epochs 2 --later-epochs 4
+    python experiments/ch05_weight_sharing.py --part enas --seeds 5 --enas-epochs 4
     python experiments/ch05_weight_sharing.py --part evolution --seeds 5 --spos-epochs 8
     python experiments/ch05_weight_sharing.py --part evolution --seeds 3 --spos-epochs 32
 """
@@ -66,22 +73,57 @@ def ranking(args, data, bench, out):
         out[label] = runs
 
 
+def fairness(args, data, bench, out):
+    """SPOS against FairNAS at equal counted training compute, ranking quality at matching checkpoints."""
+    spos_checkpoints = [c for c in (0, 2, 8) if c <= args.fair_spos_epochs] + [args.fair_spos_epochs]
+    spos_checkpoints = sorted(set(spos_checkpoints))
+    fair_checkpoints = [c / 4 for c in spos_checkpoints]  # m = 4 paths per update: a quarter of the epochs
+    rows = {"SPOS": [], "FairNAS": []}
+    for seed in range(args.seeds):
+        for label, sampling, checkpoints in (("SPOS", "uniform", spos_checkpoints),
+                                             ("FairNAS", "fair", fair_checkpoints)):
+            trainer = OneShotTrainer(data, max(1, int(np.ceil(checkpoints[-1]))), seed=seed, sampling=sampling)
+            result = ranking_quality(trainer, bench, args.fair_cells, checkpoints, sample_seed=seed)
+            rows[label].append({"macs": result.macs, "kendall": result.kendall, "top_k": result.top_k_hit_rate,
+                                "selected": result.selected_accuracy, "standalone": result.standalone["kendall"]})
+            print(f"--- {label}, seed {seed}: training {np.round([bench.seconds_for(m) for m in result.macs], 2).tolist()} "
+                  f"s (benchmark's unit); Kendall {np.round(result.kendall, 3).tolist()}; top-{result.top_k} "
+                  f"{np.round(result.top_k_hit_rate, 2).tolist()}; one stand-alone run {result.standalone['kendall']:.3f}",
+                  flush=True)
+    for index, epochs in enumerate(spos_checkpoints):
+        spos = np.array([r["kendall"][index] for r in rows["SPOS"]])
+        fair = np.array([r["kendall"][index] for r in rows["FairNAS"]])
+        test = difference_test(fair, range(args.seeds), spos, range(args.seeds))
+        print(f"=== SPOS {epochs} epochs vs FairNAS {epochs / 4:g} epochs ({args.fair_cells} cells, seeds 0-{args.seeds - 1}): "
+              f"Kendall SPOS {np.round(spos, 3).tolist()}, FairNAS {np.round(fair, 3).tolist()}; FairNAS minus SPOS "
+              f"{test['difference']:+.3f} [{test['low']:+.3f}, {test['high']:+.3f}] (paired by seed, p = {test['p']:.2f}); "
+              f"top-k SPOS {np.round([r['top_k'][index] for r in rows['SPOS']], 2).tolist()}, FairNAS "
+              f"{np.round([r['top_k'][index] for r in rows['FairNAS']], 2).tolist()}", flush=True)
+    out["fairness"] = rows
+
+
 def forgetting(args, data, bench, out):
     out["forgetting"] = []
-    drops = []
+    drops, losses, deepest = [], [], []
     for seed in range(args.seeds):
+        steps_per_epoch = OneShotTrainer(data, 1).steps_per_epoch
         curves = multi_model_forgetting(data, early=4, early_epochs=args.early_epochs, later_epochs=args.later_epochs,
-                                        seed=seed, control=True)
+                                        tracked_later=2, record_every=max(1, int(steps_per_epoch * args.record_every)),
+                                        seed=seed)
         drops.append(float(curves.immediate_drop().mean()))
+        losses.append(curves.loss_to_paused().mean(axis=0))
+        deepest.append(float(losses[-1].max()))
         print(f"--- forgetting, seed {seed}\n{curves.summary()}\ndrop right after the switch: {drops[-1]:+.3f}",
               flush=True)
         out["forgetting"].append({"steps": curves.steps, "switch": curves.switch_step, "early": curves.early,
-                                  "early_curves": curves.early_curves.tolist(),
-                                  "control_curves": curves.control_curves.tolist(),
+                                  "early_curves": curves.early_curves.tolist(), "paused": curves.paused_accuracy,
                                   "later_curves": curves.later_curves.tolist(), "immediate_drop": drops[-1]})
-    print(f"=== forgetting ({args.early_epochs} + {args.later_epochs} epochs, {args.seeds} seeds): mean drop of the early "
-          f"paths right after the switch per seed {np.round(drops, 3).tolist()}; positive in {sum(d > 0 for d in drops)} "
-          f"of {len(drops)}", flush=True)
+    print(f"=== forgetting ({args.early_epochs} + {args.later_epochs} epochs, records every {args.record_every:g} epoch, "
+          f"{args.seeds} seeds): mean loss of the early paths to the paused control right after the switch per seed "
+          f"{np.round(drops, 3).tolist()} (positive in {sum(d > 0 for d in drops)} of {len(drops)}); largest mean loss "
+          f"after the switch {np.round(deepest, 3).tolist()}; mean over the records after the switch "
+          f"{np.round([float(np.mean(x)) for x in losses], 3).tolist()}; at the end "
+          f"{np.round([float(x[-1]) for x in losses], 3).tolist()}", flush=True)
 
 
 def _path_scores(args, data, seed: int) -> dict[str, float]:
@@ -151,7 +193,7 @@ def evolution(args, data, bench, out):
 
 def enas(args, data, bench, out):
     test = np.nanmean(bench.test_accuracy[:, :, -1], axis=1)
-    returned, seconds, local = [], [], []
+    returned, seconds, local, policy = [], [], [], []
     for seed in range(args.seeds):
         search = ENAS(data, epochs=args.enas_epochs, seed=seed)
         chosen = search.search()
@@ -160,6 +202,13 @@ def enas(args, data, bench, out):
         local.append(search.seconds)
         print(f"ENAS seed {seed}: {seconds[-1]:.1f} s in the benchmark's unit ({search.seconds:.1f} s here), returned {chosen} test {returned[-1]:.3f}; greedy "
               f"{search.most_likely()} test {test[bench.row(search.most_likely())]:.3f}", flush=True)
+        initial, trained = search.policy_reward(search.initial_controller), search.policy_reward()
+        shares = [search.initial_shares] + [h["shares"] for h in search.history]
+        print(f"  policy: share of each operation per epoch (0 = initial) "
+              f"{ {name: [round(s[name], 2) for s in shares] for name in search.supernet.operations} }; "
+              f"mean reward of 20 sampled cells on the final supernet: initial policy {initial:.3f}, trained {trained:.3f}",
+              flush=True)
+        policy.append((initial, trained, shares))
     budget = float(np.median(seconds))
     space = bench.space
     random_returned = []
@@ -172,12 +221,17 @@ def enas(args, data, bench, out):
           f"{np.round(returned, 3).tolist()}; search {budget:.1f} s (benchmark's unit); random search with that budget (20 seeds): "
           f"median {np.median(random_returned):.3f}; P(ENAS beats random) {win_probability(returned, random_returned):.2f}; "
           f"median cell of the table {np.nanmedian(test):.3f}", flush=True)
-    out["enas"] = {"returned": returned, "seconds": seconds, "local_seconds": local, "random": random_returned}
+    gains = [trained - initial for initial, trained, _ in policy]
+    print(f"=== ENAS's controller: trained minus initial policy's mean reward on the same supernet per seed "
+          f"{np.round(gains, 3).tolist()}", flush=True)
+    out["enas"] = {"returned": returned, "seconds": seconds, "local_seconds": local, "random": random_returned,
+                   "policy": policy}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=("ranking", "forgetting", "evolution", "enas", "all"), default="all")
+    parser.add_argument("--part", choices=("ranking", "fairness", "forgetting", "evolution", "enas", "all"),
+                        default="all")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=32, help="supernet epochs for the ranking study")
     parser.add_argument("--spos-epochs", type=int, default=8, help="evolution: epochs of each supernet")
@@ -187,11 +241,14 @@ def main() -> None:
     parser.add_argument("--enas-epochs", type=int, default=10)
     parser.add_argument("--early-epochs", type=int, default=4, help="forgetting: epochs on the early paths")
     parser.add_argument("--later-epochs", type=int, default=8, help="forgetting: epochs on the rest of the space")
+    parser.add_argument("--record-every", type=float, default=0.5, help="forgetting: epochs between records")
+    parser.add_argument("--fair-spos-epochs", type=int, default=8, help="fairness: SPOS's epochs (FairNAS a quarter)")
+    parser.add_argument("--fair-cells", type=int, default=60, help="fairness: cells scored")
     parser.add_argument("--out", default=None, help="write the measurements as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(1)
     data, bench, out = load_dataset("digits"), Benchmark.load(), {"args": vars(args)}
-    for part in ("ranking", "forgetting", "evolution", "enas"):
+    for part in ("ranking", "fairness", "forgetting", "evolution", "enas"):
         if args.part in (part, "all"):
             globals()[part](args, data, bench, out)
     if args.out:

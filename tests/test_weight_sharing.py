@@ -11,12 +11,13 @@ import pytest
 import torch
 
 from nascourse.bench import Benchmark
-from nascourse.data import Split, load_dataset
+from nascourse.data import load_dataset
 from nascourse.spaces.base import ArchitectureError
-from nascourse.spaces.cell201 import EDGES, Cell201Architecture, Cell201Space
+from nascourse.spaces.cell201 import EDGES, Cell201Space
 from nascourse.weight_sharing import (ENAS, OneShotSupernet, OneShotTrainer, fair_paths, live_architecture,
-                                      multi_model_forgetting, rank_agreement, ranking_quality,
+                                      multi_model_forgetting, path_accuracy, rank_agreement, ranking_quality,
                                       recalibrate_batchnorm, standalone_network, uniform_paths)
+from nascourse.weight_sharing.ranking import seed_targets, standalone_agreement, target_agreement
 
 OPERATIONS = ("none", "skip", "conv3x3", "avgpool3x3")
 SPACE = Cell201Space(OPERATIONS, channels=4)
@@ -159,6 +160,18 @@ def test_same_seed_gives_the_same_shared_weight_scores(digits):
     assert scores[0] == scores[1]
 
 
+def test_scoring_compute_is_counted_apart_from_training(digits):
+    trainer = OneShotTrainer(digits, epochs=1, seed=1)
+    trainer.train(steps=2)
+    training = trainer.macs
+    assert trainer.scoring_macs == 0
+    trainer.score(ALL_CONV)
+    once = trainer.scoring_macs
+    assert once > 0 and trainer.macs == training  # scoring is not training
+    trainer.score(ALL_CONV, recalibrate=False)
+    assert 0 < trainer.scoring_macs - once < once  # without recalibration only the validation pass is paid
+
+
 def test_score_does_not_depend_on_what_was_scored_before(digits):
     trainer = OneShotTrainer(digits, epochs=1, seed=1)
     trainer.train(steps=10)
@@ -176,6 +189,29 @@ def test_reinforce_step_raises_the_probability_of_the_rewarded_architecture(digi
     before_good, before_bad = enas.probability(good), enas.probability(bad)
     enas.controller_step([good, bad], [1.0, 0.0])  # baseline 0.5: advantage +0.5 and -0.5
     assert enas.probability(good) > before_good and enas.probability(bad) < before_bad
+
+
+def test_enas_derive_scores_by_the_reward_rule_and_charges_it(digits):
+    enas = ENAS(digits, epochs=1, controller_steps=2, seed=4)
+    enas.search_epoch()
+    before = enas.macs
+    chosen = enas.derive(samples=3)
+    assert enas.macs > before  # the final selection's scoring is search compute
+    rewards = [path_accuracy(enas.supernet, a, digits.val, batch_statistics=True) for a, _ in enas.final_candidates]
+    assert [score for _, score in enas.final_candidates] == rewards and str(chosen) == enas.final_candidates[
+        int(np.argmax(rewards))][0]
+
+
+def test_enas_records_its_policy_and_compares_it_with_the_initial_one(digits):
+    enas = ENAS(digits, epochs=1, controller_steps=2, seed=4)
+    assert enas.initial_shares == enas.operation_shares(enas.initial_controller)
+    assert sum(enas.initial_shares.values()) == pytest.approx(1.0)
+    good = SPACE.decode(ALL_CONV)
+    for _ in range(20):
+        enas.controller_step([good], [1.0])  # the baseline trails a constant reward of 1: conv3x3 gains
+        enas.baseline = 0.0
+    assert enas.operation_shares()["conv3x3"] > enas.initial_shares["conv3x3"] + 0.2
+    assert enas.policy_reward(enas.initial_controller) != enas.policy_reward()  # two policies, one supernet
 
 
 def test_enas_search_is_reproducible_and_returns_its_best_sample(digits):
@@ -207,7 +243,19 @@ def test_ranking_quality_reports_correlations_in_range_at_each_checkpoint(digits
         assert -1.0 <= value <= 1.0
     assert all(0.0 <= value <= 1.0 for value in result.top_k_hit_rate)
     assert result.seconds[0] < result.seconds[1]
+    assert 0 < result.scoring_macs[0] < result.scoring_macs[1]  # the scoring of both checkpoints, counted
     assert -1 <= result.standalone["kendall"] <= 1
+
+
+def test_the_supernet_and_a_stand_alone_run_meet_the_same_targets(bench):
+    rows = list(range(0, 760, 19))
+    targets = seed_targets(bench, rows)
+    final = bench.val_accuracy[rows, :, -1]
+    assert targets.shape == (4, len(rows))
+    assert np.allclose(targets[1], final[:, [0, 2, 3]].mean(axis=1))  # target 1 leaves out seed 1's run
+    # a stand-alone run scored as the yardstick does equals target_agreement when its own target is the only one
+    assert standalone_agreement(bench, rows, 4)["kendall"] == pytest.approx(np.mean(
+        [target_agreement(final[:, s], targets[s:s + 1], 4)["kendall"] for s in range(4)]))
 
 
 # --- multi-model forgetting -----------------------------------------------------------------------
@@ -220,6 +268,9 @@ def test_forgetting_records_early_paths_before_and_after_the_switch(digits):
     assert curves.switch_step == steps_per_epoch and curves.steps == [17, 34, 51, 68]
     assert curves.early_curves.shape == (2, 4) and curves.later_curves.shape == (1, 4)
     assert curves.drop().shape == (2,)
+    # the control, the supernet paused at the switch, still scores the early paths as they scored at the switch
+    assert curves.paused_accuracy == curves.early_curves[:, 1].tolist()
+    assert np.allclose(curves.loss_to_paused(), curves.early_curves[:, [1]] - curves.early_curves[:, 2:])
 
 
 # --- clear errors ---------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ budgets are counted in trials instead.
   strategy of your own;
 * ``relaxation_job``: a DARTS-family search (DARTS, GDAS, PC-DARTS) on the table's cell space and data;
 * ``one_shot_job``: one-shot + random sampling: a supernet trained as SPOS trains it, scored at checkpoints by
-  the best of sampled cells (not SPOS's evolutionary search, which is ``weight_sharing.evolutionary_search``).
+  the best of sampled cells (not SPOS's evolutionary search, which is ``weight_sharing.evolutionary_search``);
+  charged for its training and for its scoring (BatchNorm recalibration and validation passes).
 
 The job functions live at module level: ``run_jobs`` pickles them by name into its worker processes.
 """
@@ -27,7 +28,6 @@ import torch
 from .. import registry
 from ..bench.nb201 import NB201Table
 from ..bench.table import Benchmark, BenchmarkEvaluator
-from ..compute import MacCounter
 from ..data import DatasetSplits, load_dataset
 from ..estimation.bohb import BOHB
 from ..estimation.halving import Hyperband, TableTraining
@@ -179,17 +179,20 @@ def relaxation_job(method: str, seed: int, epochs: int, batch_size: int = 64, in
 
 def one_shot_job(seed: int, checkpoints: Sequence[float], cells: int, bench_path: str | None = None) -> Run:
     """One-shot + random sampling (Bender et al. 2018; Li & Talwalkar 2019): train a one-shot supernet with uniform
-    single paths (as SPOS trains it); at each checkpoint score a random sample of ``cells`` benchmark cells with the shared weights (BatchNorm recalibrated per path) and
-    return the best. Cost: the supernet's training compute in the benchmark's seconds (scoring is not counted, as
-    the table's validation passes are not); the scoring's compute, in the same unit, is kept in ``extra``."""
+    single paths (as SPOS trains it); at each checkpoint score a random sample of ``cells`` benchmark cells with the
+    shared weights (BatchNorm recalibrated per path) and return the best. Cost at each checkpoint: the supernet's
+    training compute so far plus the scoring compute so far (recalibration and validation passes of every cell
+    scored, at this checkpoint and the earlier ones), both counted in multiply-accumulates and converted to the
+    benchmark's seconds (``Benchmark.seconds_for``). ``extra`` keeps the training's and the scoring's shares of
+    the final cost (``training_seconds``, ``scoring_seconds``) and the seconds it took here (``local_seconds``)."""
     checkpoints = sorted(float(c) for c in checkpoints)
     if not checkpoints or checkpoints[-1] <= 0:
         raise ValueError(f"one_shot_job needs checkpoints in epochs, the last one positive; got {checkpoints}.")
     bench, data = load_table("digits", bench_path), table_data(bench_path)
     trainer = OneShotTrainer(data, epochs=max(1, math.ceil(checkpoints[-1])), seed=seed)
-    with MacCounter() as everything:
-        quality = ranking_quality(trainer, bench, cells, checkpoints, sample_seed=seed)
-    points = [(bench.seconds_for(macs), quality.architectures[int(np.argmax(scores))])
-              for macs, scores in zip(quality.macs, quality.scores)]
+    quality = ranking_quality(trainer, bench, cells, checkpoints, sample_seed=seed)
+    points = [(bench.seconds_for(macs + scoring), quality.architectures[int(np.argmax(scores))])
+              for macs, scoring, scores in zip(quality.macs, quality.scoring_macs, quality.scores)]
     return Run.from_points("one-shot + random sampling", seed, points, local_seconds=trainer.seconds,
-                           scoring_seconds=bench.seconds_for(everything.macs - trainer.macs))
+                           training_seconds=bench.seconds_for(trainer.macs),
+                           scoring_seconds=bench.seconds_for(trainer.scoring_macs))

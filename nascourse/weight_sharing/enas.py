@@ -18,11 +18,12 @@ alternates two phases (Pham et al., Sec. 2.2):
 After the search, ENAS "sample[s] several models from the trained policy [...], compute[s] its reward
 on a single minibatch sampled from the validation set [and] take[s] only the model with the highest
 reward". ``derive`` does this, scoring each sample on the whole 360-image validation split (about one
-of ENAS's minibatches) after BatchNorm recalibration.
+of ENAS's minibatches) by the reward's own rule, and its compute is charged to the search.
 
 Simplifications, and why: the reward normalises BatchNorm by the validation minibatch's own statistics
 (a freshly sampled path has no running statistics of its own; recalibrating it for every reward would
-double the controller's cost); the controller is a one-layer LSTM of 32 units (ENAS: 100) trained for
+double the controller's cost), and ``derive`` scores by the same rule, so the final choice is made with
+the signal the controller was trained on; the controller is a one-layer LSTM of 32 units (ENAS: 100) trained for
 a few dozen steps per epoch (ENAS: 2,000) with a larger learning rate (0.02; ENAS: 0.00035) and a
 larger entropy bonus (0.01; ENAS: 0.0001), because our search is ~100 times shorter; ENAS's tanh
 constant and sampling temperature are left out.
@@ -31,12 +32,17 @@ What to expect on the benchmark (``experiments/ch05_weight_sharing.py``): the co
 parameter-free cells (skip, average pooling). Paths it samples more are trained more and earn more
 reward (a rich-get-richer loop), and early in training a parameter-free path beats an untrained
 convolution; NAS-Bench-201 reported ENAS finding poor cells on its space for the same reasons.
+``operation_shares`` measures the policy after every epoch (``history[i]["shares"]``), so the loop can
+be watched; ``policy_reward`` tests the controller itself: the mean reward of the cells a policy samples,
+on one and the same supernet, for the initial and for the trained controller.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 import time
+from collections import Counter
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -81,6 +87,8 @@ class ENAS:
         with torch.random.fork_rng(devices=[]):  # seeded initial controller, global RNG untouched
             torch.manual_seed(seed)
             self.controller = Controller(self.space.vocabulary(), hidden_size, layers)
+        self.initial_controller = copy.deepcopy(self.controller)  # the policy before any update, kept to compare
+        self.seed = seed
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=controller_learning_rate)
         self.generator = torch.Generator().manual_seed(seed)  # the controller's samples
         self.reward_generator = torch.Generator(device=data.val.x.device).manual_seed(seed + 2)  # validation batches
@@ -94,7 +102,9 @@ class ENAS:
         self.baseline: float | None = None
         self.controller_seconds = 0.0
         self.controller_counter = MacCounter()  # the rewards' forward passes and the controller's own steps
+        self.selection_counter = MacCounter()  # derive's scoring of the final samples
         self.rewards: list[float] = []
+        self.initial_shares = self.operation_shares()
         self.history: list[dict] = []
 
     # --- the controller ------------------------------------------------------------------------
@@ -112,6 +122,29 @@ class ENAS:
         with torch.no_grad():
             log_probability, _ = self.controller.log_probability(self.space, [tokens])
         return float(log_probability.exp()[0])
+
+    def operation_shares(self, controller: Controller | None = None, samples: int = 200) -> dict[str, float]:
+        """The policy read as a mix of operations: the share of each operation among the edges of ``samples`` cells
+        sampled from ``controller`` (default: the current one) with a fixed generator, so that two policies are
+        read with the same random numbers. Uniform policy: 1 / (number of operations) each."""
+        controller = self.controller if controller is None else controller
+        generator = torch.Generator().manual_seed(self.seed + 3)
+        with torch.no_grad():
+            counts = Counter(token for _ in range(samples) for token in controller.sample(self.space, generator))
+        total = sum(counts.values())
+        return {name: counts[name] / total for name in self.supernet.operations}
+
+    def policy_reward(self, controller: Controller | None = None, samples: int = 20) -> float:
+        """The mean reward of ``samples`` cells that ``controller`` (default: the current one) samples, each scored
+        by the reward's rule on the whole validation split with the current shared weights. Comparing the initial
+        controller (``self.initial_controller``) with the trained one on the same supernet tests what REINFORCE
+        learned, apart from what the shared weights learned. Its compute is not charged to the search."""
+        controller = self.controller if controller is None else controller
+        generator = torch.Generator().manual_seed(self.seed + 4)
+        with torch.no_grad():
+            cells = [self.space.from_tokens(controller.sample(self.space, generator)) for _ in range(samples)]
+        return float(np.mean([path_accuracy(self.supernet, cell, self.data.val, batch_statistics=True)
+                              for cell in cells]))
 
     def most_likely(self) -> Cell201Architecture:
         """The controller's greedy architecture: the most probable token at every step."""
@@ -169,7 +202,8 @@ class ENAS:
         record = {"epoch": self.trainer.steps / self.trainer.steps_per_epoch, "seconds": self.seconds,
                   "macs": self.macs,
                   "mean_reward": float(np.mean(epoch_rewards)) if epoch_rewards else float("nan"),
-                  "baseline": self.baseline, "most_likely": str(self.most_likely())}
+                  "baseline": self.baseline, "most_likely": str(self.most_likely()),
+                  "shares": self.operation_shares()}
         self.history.append(record)
         return record
 
@@ -181,17 +215,20 @@ class ENAS:
 
     @property
     def macs(self) -> float:
-        """Search compute so far, counted as ``seconds`` is timed: the unit to compare with the benchmark's
-        recorded trainings (``Benchmark.seconds_for``), the same on every machine."""
-        return self.trainer.macs + float(self.controller_counter.macs)
+        """Search compute so far: shared-weight training, the controller's rewards and steps, and ``derive``'s
+        scoring; the unit to compare with the benchmark's recorded trainings (``Benchmark.seconds_for``), the
+        same on every machine."""
+        return self.trainer.macs + float(self.controller_counter.macs) + float(self.selection_counter.macs)
 
     def derive(self, samples: int = 10) -> Cell201Architecture:
-        """ENAS's final choice: of ``samples`` architectures from the policy, the best by shared-weight
-        validation accuracy (after BatchNorm recalibration; ties go to the earlier sample)."""
+        """ENAS's final choice: of ``samples`` architectures from the policy, the best by shared-weight accuracy on
+        the whole validation split, scored by the reward's rule (BatchNorm on the batch's own statistics; ties go
+        to the earlier sample). Its compute is counted in ``macs``."""
         if samples < 1:
             raise ValueError(f"samples must be at least 1, got {samples}.")
         candidates = [self.sample() for _ in range(samples)]
-        scores = [self.trainer.score(a) for a in candidates]
+        with self.selection_counter:
+            scores = [path_accuracy(self.supernet, a, self.data.val, batch_statistics=True) for a in candidates]
         self.final_candidates = list(zip(map(str, candidates), scores))
         return candidates[int(np.argmax(scores))]
 

@@ -130,12 +130,19 @@ class OneShotTrainer:
         self.steps = 0
         self.seconds = 0.0  # training time so far on this machine, scoring excluded
         self.counter = MacCounter()  # training compute so far, scoring excluded
+        self.scoring_counter = MacCounter()  # scoring compute so far: recalibration and validation passes
         self.losses: list[float] = []  # mean training loss of each finished epoch
 
     @property
     def macs(self) -> float:
         """Multiply-accumulates of the training steps so far (scoring excluded)."""
         return float(self.counter.macs)
+
+    @property
+    def scoring_macs(self) -> float:
+        """Multiply-accumulates of every ``score`` call so far: BatchNorm recalibration (forward passes on training
+        batches) and the validation pass. Real compute, charged like training (``Benchmark.seconds_for``)."""
+        return float(self.scoring_counter.macs)
 
     @property
     def epochs_done(self) -> float:
@@ -202,8 +209,9 @@ class OneShotTrainer:
         """
         if split not in ("val", "train"):
             raise ValueError(f"score ranks candidates, so split must be 'val' or 'train', got {split!r}.")
-        if recalibrate:  # the same training batches for every path: scores do not depend on the order of calls
-            generator = torch.Generator(device=self.data.train.x.device).manual_seed(self.seed + 1)
-            recalibrate_batchnorm(self.supernet, architecture, self.data.train, self.recalibration_batches,
-                                  self.recalibration_batch_size, generator)
-        return path_accuracy(self.supernet, architecture, getattr(self.data, split))
+        with self.scoring_counter:  # scoring is compute too: counted apart from training (``scoring_macs``)
+            if recalibrate:  # the same training batches for every path: scores do not depend on the order of calls
+                generator = torch.Generator(device=self.data.train.x.device).manual_seed(self.seed + 1)
+                recalibrate_batchnorm(self.supernet, architecture, self.data.train, self.recalibration_batches,
+                                      self.recalibration_batch_size, generator)
+            return path_accuracy(self.supernet, architecture, getattr(self.data, split))
