@@ -6,11 +6,15 @@ Read the references only after trying: they are the answers.
 from __future__ import annotations
 
 import itertools
+import math
+import random
 from typing import Any, Callable
 
-from .core import Case, Exercise
+from ..loop import EvaluationResult
+from ..strategies.base import Strategy
+from .core import Case, CheckResult, Exercise
 
-__all__ = ["count_chain_architectures", "conv_parameters", "best_so_far", "random_search"]
+__all__ = ["count_chain_architectures", "conv_parameters", "best_so_far", "random_search", "hill_climbing"]
 
 
 # 1. The size of a chain space -------------------------------------------------------------
@@ -105,4 +109,98 @@ random_search = Exercise(
     ],
     hint="Ask `sample()` for a candidate exactly `trials` times, score each with `evaluate`, and remember "
     "the best so far (a later candidate replaces it only when strictly better). Return (architecture, accuracy).",
+)
+
+
+# 5. Your own strategy: hill climbing, as ask and tell -------------------------------------------
+class _HillClimbing(Strategy):
+    """Propose ``start`` random architectures, then each time a mutation of the best architecture seen so far."""
+
+    def __init__(self, space, seed: int = 0, start: int = 10):
+        super().__init__(space, seed)
+        self.start = start
+        self.told = 0  # results received so far
+        self.best, self.best_accuracy = None, float("-inf")
+
+    def ask(self) -> Any:
+        if self.told < self.start or self.best is None:
+            return self.space.sample(self.rng)
+        return self.space.mutate(self.best, self.rng)
+
+    def tell(self, architecture: Any, result: EvaluationResult) -> None:
+        self.told += 1
+        if result.accuracy > self.best_accuracy:  # strict: a tie keeps the earlier best; NaN is never greater
+            self.best, self.best_accuracy = architecture, result.accuracy
+
+
+class _Ring:
+    """A toy space for the checks: architectures are the numbers 0..size-1 on a ring, a mutation steps one to
+    the left or the right. Its scores are given per architecture (NaN: a candidate whose training diverged)."""
+
+    name = "a ring of numbered architectures"
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def sample(self, rng: random.Random) -> int:
+        return rng.randrange(self.size)
+
+    def mutate(self, architecture: int, rng: random.Random) -> int:
+        return (architecture + rng.choice((-1, 1))) % self.size
+
+
+def _proposals(strategy_class: Callable, size: int, score: Callable[[int], float], trials: int, seed: int,
+               start: int) -> list[int]:
+    """Run ``strategy_class`` through the NAS loop on the toy space: what it proposed, in order."""
+    strategy = strategy_class(_Ring(size), seed, start)  # positional: (space, seed, start)
+    proposed = []
+    for _ in range(trials):
+        architecture = strategy.ask()
+        accuracy = score(architecture)
+        strategy.tell(architecture, EvaluationResult(accuracy, 1.0, 1.0, 0, "ok" if accuracy == accuracy else "diverged"))
+        proposed.append(architecture)
+    return proposed
+
+
+def _peak(architecture: int) -> float:
+    return 1 - abs(architecture - 20) / 40
+
+
+def _plateau(architecture: int) -> float:
+    return min(architecture, 24) // 6 / 10  # 0, 0.1, 0.2, 0.3 on runs of six architectures, 0.4 from 24 on
+
+
+def _diverging(architecture: int) -> float:
+    return math.nan if architecture < 12 else _peak(architecture)
+
+
+class StrategyExercise(Exercise):
+    """An exercise whose answer is a ``Strategy`` class: each case runs the class's ask/tell loop on a toy space
+    (``_proposals``) and compares what it proposed, in order, with what the reference strategy proposed."""
+
+    def evaluate(self, candidate: Callable) -> CheckResult:
+        def run(*args: Any) -> list:
+            return _proposals(candidate, *args)
+
+        def reference(*args: Any) -> list:
+            return _proposals(self.reference, *args)
+
+        return Exercise(self.name, reference, self.cases, self.hint).evaluate(run)
+
+
+hill_climbing = StrategyExercise(
+    "hill_climbing",
+    _HillClimbing,
+    [
+        Case("a single peak: three random starts, then climbing", (40, _peak, 16, 0, 3)),
+        Case("start = 1: mutations from the second proposal on", (40, _peak, 12, 5, 1)),
+        Case("plateaus: an equally good mutant does not replace the best", (40, _plateau, 30, 2, 4)),
+        Case("diverged candidates (NaN) are never the best", (40, _diverging, 20, 1, 3)),
+        Case("fewer trials than random starts: pure random search", (40, _peak, 5, 3, 10)),
+    ],
+    hint="ask: while fewer than self.start results have been told (or nothing is best yet), return "
+    "self.space.sample(self.rng); afterwards return self.space.mutate(self.best, self.rng) -- always from the BEST "
+    "so far, not from the last proposal, and with self.rng (a seed must repeat a search). tell: count the result "
+    "(self.told += 1) and replace self.best, self.best_accuracy only when result.accuracy is strictly higher "
+    "(a tie keeps the earlier one; a diverged candidate's accuracy is NaN, which is never higher).",
 )

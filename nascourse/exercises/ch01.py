@@ -9,7 +9,8 @@ import torch
 
 from .core import Case, Exercise
 
-__all__ = ["reinforce_gradient", "q_learning_update", "genet_code_length", "genet_decode", "roulette_probabilities"]
+__all__ = ["reinforce_gradient", "q_learning_update", "genet_code_length", "genet_decode", "roulette_probabilities",
+           "reinforce_step"]
 
 
 # 1. The REINFORCE gradient of one categorical decision ------------------------------------------
@@ -131,3 +132,53 @@ roulette_probabilities = Exercise(
     "one's). Divide by the sum; if every weight is 0, every individual gets 1 / N.",
 )
 
+
+
+# 6. One REINFORCE step of a controller, with its moving-average baseline ----------------------------------
+def _reinforce_step(logits: torch.Tensor, batch: list[tuple[list[int], float]], baseline: float | None,
+                    learning_rate: float, decay: float) -> tuple[torch.Tensor, float]:
+    """logits: (T, O), one row per decision; batch: m pairs (tokens, reward), tokens one index per decision.
+
+    theta <- theta + learning_rate * 1/m sum_k sum_t (R_k - b) grad log p(a_t^k), with b the baseline from
+    BEFORE this batch (the batch's mean on the first step); then b <- decay * b + (1 - decay) * R_k for each
+    reward in order."""
+    rewards = [reward for _, reward in batch]
+    b = sum(rewards) / len(rewards) if baseline is None else baseline
+    probabilities = torch.softmax(logits, dim=1)
+    gradient = torch.zeros_like(logits)
+    for tokens, reward in batch:
+        for t, token in enumerate(tokens):
+            gradient[t] += (reward - b) * (torch.eye(logits.shape[1], dtype=logits.dtype)[token] - probabilities[t])
+    new_logits = logits + learning_rate * gradient / len(batch)
+    for reward in rewards:
+        b = decay * b + (1 - decay) * reward
+    return new_logits, b
+
+
+def _logits(*rows: list[float]) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+reinforce_step = Exercise(
+    "reinforce_step",
+    _reinforce_step,
+    [
+        Case("the first step: no baseline yet, the batch's mean is the baseline",
+             lambda: (_logits([0.0, 0.0, 0.0], [0.0, 0.0, 0.0]), [([0, 2], 0.9), ([1, 2], 0.5)], None, 1.0, 0.9)),
+        Case("a later step: the baseline from before the batch",
+             lambda: (_logits([0.5, -0.5, 0.0], [1.0, 0.0, -1.0]),
+                      [([0, 0], 0.8), ([2, 1], 0.6), ([0, 2], 0.95)], 0.7, 2.0, 0.9)),
+        Case("every reward above the baseline",
+             lambda: (_logits([0.0, 1.0], [0.0, 0.0], [2.0, -2.0]), [([1, 0, 1], 0.9), ([0, 1, 1], 0.95)], 0.5,
+                      0.5, 0.8)),
+        Case("a batch of one, rewarded below the baseline",
+             lambda: (_logits([0.2, 0.1, -0.3, 0.0]), [([3], 0.1)], 0.6, 5.0, 0.9)),
+        Case("a reward equal to the baseline moves nothing, but the baseline still averages",
+             lambda: (_logits([1.0, -1.0]), [([0], 0.5)], 0.5, 3.0, 0.9)),
+    ],
+    hint="Each decision t has its own softmax over its row of logits. With b the baseline BEFORE this batch (on the "
+    "first step, baseline is None: use the batch's mean reward), the gradient of row t is the mean over the batch of "
+    "(R_k - b)(e_{a_t} - softmax(row t)), exercise 1's vector for each decision. Step UP the gradient: new logits = "
+    "logits + learning_rate * gradient. Only then move the baseline: for each reward of the batch, in order, "
+    "b <- decay * b + (1 - decay) * R. Return (new_logits, new_baseline).",
+)

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from .core import Case, Exercise
 
-__all__ = ["count_cell_architectures", "loose_ends", "evolution_step"]
+__all__ = ["count_cell_architectures", "loose_ends", "evolution_step", "aging_evolution"]
 
 
 # 1. The size of a DARTS cell space -------------------------------------------------------------------
@@ -103,4 +103,54 @@ evolution_step = Exercise(
     "*among population[i] for i in sample_indices* (not of the whole population); the child is mutate(parent's "
     "architecture), scored by evaluate(child). Append (child, accuracy) at the young end; if the population is then "
     "larger than population_size, remove the OLDEST (the first), whatever its accuracy.",
+)
+
+
+# 4. The whole search: AmoebaNet's Algorithm 1 ----------------------------------------------------------
+def _aging_evolution(sample: Callable[[], Any], mutate: Callable[[Any], Any], evaluate: Callable[[Any], float],
+                     tournament: Callable[[int], list[int]], trials: int,
+                     population_size: int) -> list[tuple[Any, float]]:
+    history: list[tuple[Any, float]] = []  # every evaluated (architecture, accuracy), in order
+    population: list[tuple[Any, float]] = []
+    for _ in range(trials):
+        if len(history) < population_size:  # the initial population: random architectures
+            architecture = sample()
+            population.append((architecture, evaluate(architecture)))
+        else:  # a cycle: tournament, mutation, the oldest dies
+            population = _evolution_step(population, tournament(len(population)), mutate, evaluate, population_size)
+        history.append(population[-1])  # the newest member is the one just evaluated
+    return history
+
+
+def _search_case(trials: int, size: int, draws: list[list[int]]) -> Callable[[], tuple]:
+    """Arguments for one case: a sampler of fresh random architectures R0, R1, ..., a mutation that appends '*',
+    scores that reward the stars, and a tournament that returns ``draws`` in turn."""
+    scores = {"R0": 0.50, "R1": 0.90, "R2": 0.70, "R3": 0.60, "R4": 0.95}
+
+    def make() -> tuple:
+        fresh, tournaments = iter(f"R{i}" for i in range(100)), iter(draws)
+        return (lambda: next(fresh), lambda architecture: architecture + "*",
+                lambda architecture: scores.get(architecture.rstrip("*"), 0.3) + 0.01 * architecture.count("*"),
+                lambda members: next(tournaments), trials, size)
+
+    return make
+
+
+aging_evolution = Exercise(
+    "aging_evolution",
+    _aging_evolution,
+    [
+        Case("P = 3 random architectures, then three cycles", _search_case(6, 3, [[0, 1], [1, 2], [2, 2]])),
+        Case("the best (R1) ages out and the population forgets it", _search_case(8, 3, [[0, 2], [2, 2], [0, 0],
+                                                                                          [1, 2], [0, 1]])),
+        Case("a budget smaller than the population: random search", _search_case(2, 4, [])),
+        Case("a population of one: each child replaces its parent", _search_case(4, 1, [[0], [0], [0]])),
+        Case("P = 4, S = 3: tournaments that draw the same member twice",
+             _search_case(9, 4, [[3, 3, 0], [1, 0, 1], [2, 2, 2], [0, 3, 1], [1, 1, 1]])),
+    ],
+    hint="Return the list of every architecture evaluated, as (architecture, accuracy) in the order evaluated: exactly "
+    "`trials` entries, the random ones included. The first population_size trials build the population from sample() "
+    "(no tournament yet). Every later trial is one cycle: population = evolution_step(population, "
+    "tournament(len(population)), mutate, evaluate, population_size) -- your exercise 3 -- and the child it "
+    "evaluated is the population's last member.",
 )
