@@ -12,7 +12,7 @@ from nascourse.estimation import fit_curve, kendall_tau, top_k_hit_rate
 from nascourse.exercises import ch05
 from nascourse.exercises.core import FAILED, NOT_ATTEMPTED, PASSED
 
-EXERCISES = [ch05.kendall_tau_b, ch05.top_k_hit_rate, ch05.recalibrated_statistics, ch05.successive_halving_round,
+EXERCISES = [ch05.kendall_tau_b, ch05.top_k_hit_rate, ch05.recalibrated_statistics, ch05.fair_step, ch05.successive_halving_round,
              ch05.extrapolate_ilog2]
 
 
@@ -165,3 +165,59 @@ def test_extrapolation_reference_agrees_with_the_library_ilog2_fit():
     curve = [0.62, 0.74, 0.80, 0.83, 0.86]  # a fit well inside the library's bounds (c <= 1, 0 <= a <= 5)
     fit = fit_curve(curve, "ilog2")
     assert ch05.extrapolate_ilog2.reference(curve, 25) == pytest.approx(float(fit.predict(25)[0]), abs=1e-6)
+
+
+# --- FairNAS's strict fairness (chapter 05a) -------------------------------------------------------------
+
+def independent_draws(operations, edges, rng):  # SPOS's draw m times: operations repeat within a step
+    return [tuple(rng.choice(operations) for _ in range(edges)) for _ in operations]
+
+
+def without_shuffling(operations, edges, rng):  # fair, but path k is always the k-th operation
+    return [tuple(op for _ in range(edges)) for op in operations]
+
+
+def one_order_for_all_edges(operations, edges, rng):  # fair and uniform per edge, but the edges move together
+    order = rng.sample(operations, len(operations))
+    return [tuple(op for _ in range(edges)) for op in order]
+
+
+def random_rotation(operations, edges, rng):  # fair and uniform per edge, but only m of the m! orders
+    m = len(operations)
+    offsets = [rng.randrange(m) for _ in range(edges)]
+    return [tuple(operations[(k + offsets[e]) % m] for e in range(edges)) for k in range(m)]
+
+
+def the_orders_not_the_paths(operations, edges, rng):  # (edges, m) instead of (m, edges)
+    return [tuple(rng.sample(operations, len(operations))) for _ in range(edges)]
+
+
+def shuffling_a_copy(operations, edges, rng):  # another right answer: rng.shuffle instead of rng.sample
+    orders = []
+    for _ in range(edges):
+        order = list(operations)
+        rng.shuffle(order)
+        orders.append(order)
+    return [tuple(order[k] for order in orders) for k in range(len(operations))]
+
+
+@pytest.mark.parametrize("wrong", [independent_draws, without_shuffling, one_order_for_all_edges, random_rotation,
+                                   the_orders_not_the_paths], ids=lambda f: f.__name__)
+def test_fair_step_rejects_plausible_wrong_samplers(wrong):
+    result = ch05.fair_step.evaluate(wrong)
+    assert result.status == FAILED and "hint:" in result.message
+
+
+def test_fair_step_accepts_another_correct_sampler_and_an_empty_body_is_not_attempted():
+    assert ch05.fair_step.evaluate(shuffling_a_copy).status == PASSED
+    assert ch05.fair_step.evaluate(lambda operations, edges, rng: None).status == NOT_ATTEMPTED
+
+
+def test_fair_step_reference_draws_what_the_library_fair_sampler_draws():
+    import random
+
+    from nascourse.weight_sharing import fair_paths
+    operations = ("none", "skip", "conv3x3", "avgpool3x3")
+    ours = ch05.fair_step.reference(list(operations), 6, random.Random(7))
+    library = fair_paths(operations)(random.Random(7))
+    assert [tuple(p.operations) for p in library] == ours

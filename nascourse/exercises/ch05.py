@@ -5,13 +5,16 @@ Read the references only after trying: they are the answers.
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
+from collections import Counter
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from .core import Case, Exercise
+from .core import Case, CheckResult, Exercise
 
 __all__ = ["kendall_tau_b", "top_k_hit_rate", "recalibrated_statistics", "successive_halving_round",
            "extrapolate_ilog2"]
@@ -98,6 +101,74 @@ recalibrated_statistics = Exercise(
     "With momentum=None the running statistics are the plain average of these per-batch values, each batch "
     "counting once: not the statistics of all the data pooled together, and not an exponential average.",
 )
+
+
+# 3b. FairNAS's strict fairness (chapter 05a) ------------------------------------------------------------------
+def _fair_step(operations: Sequence[str], edges: int, rng: random.Random) -> list[tuple[str, ...]]:
+    orders = [rng.sample(list(operations), len(operations)) for _ in range(edges)]  # one random order per edge
+    return [tuple(order[k] for order in orders) for k in range(len(operations))]  # path k: k-th of every edge
+
+
+def _fairness_properties(sampler: Callable, operations: Sequence[str], edges: int, steps: int) -> dict[str, bool]:
+    """What a FairNAS step must satisfy, judged over ``steps`` calls with one seeded generator: a random answer is
+    judged by its distribution, not by one draw. Each share must lie within 5 standard errors of its target."""
+    m, rng = len(operations), random.Random(0)
+    draws = [sampler(list(operations), edges, rng) for _ in range(steps)]
+    shaped = all(len(step) == m and all(len(path) == edges and set(path) <= set(operations) for path in step)
+                 for step in draws)
+    result = {"m paths of one operation per edge": shaped}
+    if not shaped:
+        return result
+
+    def near(count: int, share: float) -> bool:
+        return abs(count / steps - share) <= 5 * math.sqrt(share * (1 - share) / steps) + 1e-12
+
+    result["every operation once per edge and step"] = all(
+        sorted(path[e] for path in step) == sorted(operations) for step in draws for e in range(edges))
+    result["each path's operation uniform on every edge"] = all(
+        near(sum(step[k][e] == op for step in draws), 1 / m) for k in range(m) for e in range(edges) for op in operations)
+    if edges > 1:
+        pairs = Counter((step[0][0], step[0][1]) for step in draws)
+        result["edges drawn independently"] = all(near(pairs[(a, b)], 1 / m ** 2) for a in operations for b in operations)
+    if m <= 4:
+        orders = Counter(tuple(path[0] for path in step) for step in draws)
+        result["every order of an edge's operations equally likely"] = all(
+            near(orders[order], 1 / math.factorial(m)) for order in itertools.permutations(operations))
+    return result
+
+
+class SamplerExercise(Exercise):
+    """An exercise whose answer draws at random: each case runs the sampler many times with a seeded generator and
+    compares the properties its draws have (``_fairness_properties``) with those of the reference's draws."""
+
+    def evaluate(self, candidate: Callable) -> CheckResult:
+        def judged(reference: Callable) -> Callable:
+            def run(operations: Sequence[str], edges: int, steps: int) -> dict[str, bool] | None:
+                if reference(list(operations), edges, random.Random(1)) is None:
+                    return None  # a body of `pass`: not attempted
+                return _fairness_properties(reference, operations, edges, steps)
+
+            return run
+
+        return Exercise(self.name, judged(self.reference), self.cases, self.hint).evaluate(judged(candidate))
+
+
+fair_step = SamplerExercise(
+    "fair_step",
+    _fair_step,
+    [
+        Case("the benchmark's cell: four operations, six edges", (("none", "skip", "conv3x3", "avgpool3x3"), 6, 3000)),
+        Case("three operations, two edges", (("conv3x3", "skip", "avgpool3x3"), 2, 3000)),
+        Case("five operations, three edges", (("a", "b", "c", "d", "e"), 3, 3000)),
+    ],
+    hint="For EVERY edge draw its own random order of all m operations (rng.sample(operations, m) or rng.shuffle on "
+    "a copy), independently of the other edges; then path k takes the k-th operation of every edge's order. Return "
+    "the m paths (a list of m tuples of `edges` operations each), not the orders. Drawing each path's operations "
+    "independently repeats operations; one order for all edges ties the edges together; a rotation by a random "
+    "offset reaches only m of the m! orders.",
+)
+
+__all__ += ["fair_step"]
 
 
 # 4. One round of successive halving ------------------------------------------------------------------------
