@@ -10,7 +10,16 @@ epoch and looks it up in the course benchmark. It prints, per method, over seeds
   DARTS-ES (Zela et al.): stop when the largest eigenvalue of grad^2_alpha L_val has grown too fast and return
   the cell of ``window`` epochs before;
 * random search given the same budget in training seconds as one DARTS search took, scored the same way;
-* P(method's returned cell beats random search's), ties counted half.
+* P(method's returned cell beats random search's), ties counted half;
+* the discretisation gap (SNAS's point): after every epoch, the supernet's accuracy on the alpha half with the
+  relaxed (mixed) cell against the same weights running only the derived cell (``discretised_accuracy``).
+
+With ``--out`` every run's per-epoch record is written as JSON, the operation strengths (softmax(alpha) per edge)
+included, rounded to 4 decimals. Chapter 03 replays the file the repository keeps,
+``experiments/results/ch03_collapse_darts_100.json``, made by
+
+    python experiments/ch03_collapse.py --seeds 2 --epochs 100 --methods darts --no-curvature \
+        --out experiments/results/ch03_collapse_darts_100.json
 
     python experiments/ch03_collapse.py --seeds 8 --epochs 30
 """
@@ -20,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,6 +37,7 @@ import torch
 import nascourse
 from nascourse.bench import Benchmark, BenchmarkEvaluator
 from nascourse.relaxation import Cell201Supernet
+from nascourse.relaxation.cell201_supernet import discretised_accuracy
 from nascourse.relaxation.curvature import dominant_eigenvalue, early_stop_epoch
 from nascourse.relaxation.search import SearchConfig, relaxation_search, split_for_search
 from nascourse.stats import win_probability
@@ -71,8 +82,10 @@ def main() -> None:
             probe = (alpha_half.x[:256], alpha_half.y[:256])
             extra: list[dict] = []
 
-            def on_epoch(snapshot, model=model, probe=probe, extra=extra, method=method):
-                entry = {"capped": str(model.derive(max_skips=1))}
+            def on_epoch(snapshot, model=model, probe=probe, extra=extra, method=method, alpha_half=alpha_half):
+                entry = {"capped": str(model.derive(max_skips=1)),
+                         "discretised": discretised_accuracy(model, alpha_half),
+                         "strengths": [[round(w, 4) for w in row] for row in model.operation_strengths().tolist()]}
                 if method == "darts" and not args.no_curvature:
                     entry["eigenvalue"] = dominant_eigenvalue(model, probe)
                 extra.append(entry)
@@ -80,14 +93,19 @@ def main() -> None:
             started = time.perf_counter()
             result = relaxation_search(model, data, config, seed=seed, progress=False, on_epoch=on_epoch)
             wall = time.perf_counter() - started
+            def rounded(values):
+                return [round(float(v), 4) for v in values]
+
             run = {
                 "seed": seed, "seconds": bench.seconds_for(result.macs), "local_seconds": result.seconds,
                 "wall_seconds": wall,
                 "architectures": result.architectures(),
-                "test": [table_test(a) for a in result.architectures()],
-                "parameter_free": [parameter_free_share(a, bench) for a in result.architectures()],
-                "supernet_val": [s.val_accuracy for s in result.snapshots],
-                "capped_test": [table_test(e["capped"]) for e in extra],
+                "test": rounded(table_test(a) for a in result.architectures()),
+                "parameter_free": rounded(parameter_free_share(a, bench) for a in result.architectures()),
+                "supernet_val": rounded(s.val_accuracy for s in result.snapshots),
+                "capped_test": rounded(table_test(e["capped"]) for e in extra),
+                "discretised": rounded(e["discretised"] for e in extra),
+                "strengths": [e["strengths"] for e in extra],
             }
             if method == "darts" and not args.no_curvature:
                 run["eigenvalues"] = [e["eigenvalue"] for e in extra]
@@ -97,7 +115,9 @@ def main() -> None:
                 run["early_stop_test"] = run["test"][chosen]
             records[method].append(run)
             print(f"{method:8} seed {seed}: {run['seconds']:5.1f} s, last cell {result.architecture} "
-                  f"test {run['test'][-1]:.3f}, parameter-free {run['parameter_free'][-1]:.0%}", flush=True)
+                  f"test {run['test'][-1]:.3f}, parameter-free {run['parameter_free'][-1]:.0%}; supernet on the alpha "
+                  f"half {run['supernet_val'][-1]:.3f} relaxed, {run['discretised'][-1]:.3f} with the derived cell only",
+                  flush=True)
 
     # random search with the budget one DARTS search took, in the benchmark's seconds (the search's counted
     # multiply-accumulates at the build machine's speed: the same on every machine)
@@ -126,6 +146,8 @@ def main() -> None:
         print(f"{'':34} parameter-free share: first epoch {np.mean([r['parameter_free'][0] for r in runs]):.0%}, "
               f"last {np.mean([r['parameter_free'][-1] for r in runs]):.0%}; "
               f"search {np.median([r['seconds'] for r in runs]):.1f} s")
+        print(f"{'':34} discretisation gap, last epoch: supernet on the alpha half {np.median([r['supernet_val'][-1] for r in runs]):.3f} "
+              f"relaxed, {np.median([r['discretised'][-1] for r in runs]):.3f} with the derived cell only (medians)")
         if method == "darts":
             print(line("darts + skip cap (at most 1)", [r["capped_test"][-1] for r in runs]))
         if method == "darts" and not args.no_curvature:
@@ -134,9 +156,14 @@ def main() -> None:
             print(f"{'':34} DARTS-ES stopped in {sum(s is not None for s in stops)} of {len(stops)} runs, at epochs "
                   f"{[s + 1 for s in stops if s is not None]}")
     if args.out:
-        with open(args.out, "w") as handle:
-            json.dump({"args": vars(args), "budget": budget, "random": random_returned.tolist(), "runs": records},
-                      handle, indent=1)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w") as handle:  # one line per run: small, and a diff shows which runs changed
+            handle.write(json.dumps({"args": vars(args), "budget": budget, "random": random_returned.tolist()})[:-1])
+            handle.write(', "runs": {')
+            for index, (method, runs) in enumerate(records.items()):
+                handle.write(("," if index else "") + f"\n{json.dumps(method)}: [")
+                handle.write(",".join("\n" + json.dumps(run, separators=(",", ":")) for run in runs) + "]")
+            handle.write("}}\n")
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ import torch.nn.functional as F
 
 from nascourse.exercises import ch03
 from nascourse.exercises.core import FAILED, NOT_ATTEMPTED, PASSED
-from nascourse.relaxation.mixing import darts_weights, gumbel_weights
+from nascourse.relaxation.mixing import PartialChannelMixing, darts_weights, gumbel_weights
 from nascourse.relaxation.supernet import derive_cell
 
-EXERCISES = [ch03.mixed_operation, ch03.discretise, ch03.gumbel_sample, ch03.finite_difference_hvp]
+EXERCISES = [ch03.mixed_operation, ch03.discretise, ch03.gumbel_sample, ch03.finite_difference_hvp,
+             ch03.edge_normalised_strengths]
 
 
 def stub(*args):
@@ -104,6 +105,32 @@ def missing_the_two(gradient, w, v, scale=0.01):
     return (gradient(w + epsilon * v) - gradient(w - epsilon * v)) / epsilon
 
 
+def beta_softmax_over_all_edges(alpha, beta, node_edges):
+    return torch.softmax(alpha, dim=-1) * torch.softmax(beta, dim=0)[:, None]
+
+
+def beta_through_a_sigmoid(alpha, beta, node_edges):
+    return torch.softmax(alpha, dim=-1) * torch.sigmoid(beta)[:, None]
+
+
+def raw_alpha_times_edge_weight(alpha, beta, node_edges):
+    return alpha * ch03.edge_normalised_strengths.reference(torch.zeros_like(alpha), beta, node_edges) * alpha.shape[1]
+
+
+def one_softmax_per_node(alpha, beta, node_edges):
+    """I-DARTS's node softmax over alpha + beta: edges compete, but not as PC-DARTS weighs them."""
+    rows, start = [], 0
+    for count in node_edges:
+        block = alpha[start: start + count] + beta[start: start + count, None]
+        rows.append(torch.softmax(block.flatten(), dim=0).view_as(block))
+        start += count
+    return torch.cat(rows)
+
+
+def alpha_softmax_only(alpha, beta, node_edges):
+    return torch.softmax(alpha, dim=-1)
+
+
 @pytest.mark.parametrize(
     "exercise, wrong",
     [
@@ -119,6 +146,11 @@ def missing_the_two(gradient, w, v, scale=0.01):
         (ch03.finite_difference_hvp, forward_difference),
         (ch03.finite_difference_hvp, unnormalised_step),
         (ch03.finite_difference_hvp, missing_the_two),
+        (ch03.edge_normalised_strengths, beta_softmax_over_all_edges),
+        (ch03.edge_normalised_strengths, beta_through_a_sigmoid),
+        (ch03.edge_normalised_strengths, raw_alpha_times_edge_weight),
+        (ch03.edge_normalised_strengths, one_softmax_per_node),
+        (ch03.edge_normalised_strengths, alpha_softmax_only),
     ],
     ids=lambda x: getattr(x, "name", getattr(x, "__name__", "")),
 )
@@ -168,3 +200,17 @@ def test_finite_difference_reference_approximates_the_exact_hessian_vector_produ
     gradient = lambda x: torch.autograd.functional.jacobian(loss, x)  # noqa: E731
     approximate = ch03.finite_difference_hvp.reference(gradient, w, v)
     torch.testing.assert_close(approximate, exact, rtol=1e-4, atol=1e-6)
+
+
+def test_edge_normalised_strengths_reference_is_the_library_pcdarts_rule():
+    generator = torch.Generator().manual_seed(5)
+    for node_edges in [(1, 2, 3), (2, 3, 4, 5)]:
+        alpha = torch.randn(sum(node_edges), 4, generator=generator)
+        beta = torch.randn(sum(node_edges), generator=generator)
+        expected = PartialChannelMixing().strengths(alpha, node_edges, beta=beta)
+        torch.testing.assert_close(ch03.edge_normalised_strengths.reference(alpha, beta, node_edges), expected)
+        sums = ch03.edge_normalised_strengths.reference(alpha, beta, node_edges).sum(dim=1)
+        start = 0
+        for count in node_edges:  # each node's strengths add up to 1 over its edges and operations
+            torch.testing.assert_close(sums[start: start + count].sum(), torch.tensor(1.0))
+            start += count

@@ -4,6 +4,7 @@ discretisation (Eq. 5), and the search loop with its checkpoints and P-DARTS's s
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -717,3 +718,40 @@ def test_the_skip_cap_says_so_when_a_node_has_nothing_but_skips_to_choose_from()
     strengths = torch.rand(5, 2, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ArchitectureError, match="Cannot cap the skip connections at 0"):
         cap_skip_connections(strengths, operations, (2, 3), 0)
+
+
+# --------------------------------------------------------------------------------------- the discretisation gap
+def test_discretised_accuracy_runs_only_the_derived_cell_and_leaves_the_supernet_as_it_was():
+    """A supernet whose softmax is already one-hot has no discretisation gap: keeping only its derived cell changes
+    nothing. The measurement restores the supernet (its mode, BatchNorm's statistics) whatever it re-estimated."""
+    from nascourse.data import Split
+    from nascourse.relaxation.cell201_supernet import discretised_accuracy
+    from nascourse.train import accuracy
+
+    torch.manual_seed(0)
+    model = Cell201Supernet((1, 8, 8), 10)
+    images = Split(torch.randn(64, 1, 8, 8), torch.randint(0, 10, (64,)))
+    model.train()
+    model(images.x)  # running statistics away from their initial values
+    with torch.no_grad():
+        model.alpha.copy_(torch.tensor([[0.0, 0.0, 200.0, 0.0]] * 6))  # conv3x3 on every edge: exactly one-hot
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert str(model.derive()) == "|conv3x3~0|+|conv3x3~0|conv3x3~1|+|conv3x3~0|conv3x3~1|conv3x3~2|"
+    assert discretised_accuracy(model, images) == accuracy(model, images)
+    other = "|skip~0|+|none~0|avgpool3x3~1|+|skip~0|none~1|skip~2|"
+    one_hot = copy.deepcopy(model)  # the same weights, alpha one-hot on the other cell
+    with torch.no_grad():
+        one_hot.alpha.copy_(200.0 * torch.eye(4)[[model.operations.index(op) for op in
+                                                  Cell201Space().decode(other).operations]])
+    assert discretised_accuracy(model, images, other) == accuracy(one_hot, images)
+    model.eval(), one_hot.eval()
+    model.fixed_cell = Cell201Space().decode(other)  # what discretised_accuracy sets while it measures
+    with torch.no_grad():
+        torch.testing.assert_close(model(images.x), one_hot(images.x), rtol=0, atol=0)
+    model.fixed_cell = None
+    model.train()
+    discretised_accuracy(model, images, other, recalibrate=images)
+    assert model.training and model.fixed_cell is None
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "the supernet is left as it was"
+    with pytest.raises(ArchitectureError, match="does not hold"):
+        discretised_accuracy(Cell201Supernet((1, 8, 8), 10, operations=("none", "skip", "conv3x3")), images, other)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from .core import Case, Exercise
 
-__all__ = ["mixed_operation", "discretise", "gumbel_sample", "finite_difference_hvp"]
+__all__ = ["mixed_operation", "discretise", "gumbel_sample", "finite_difference_hvp", "edge_normalised_strengths"]
 
 
 # 1. The mixed operation of Eq. 4 ----------------------------------------------------------------------
@@ -161,4 +161,43 @@ finite_difference_hvp = Exercise(
     hint="A central difference: (gradient(w + eps * v) - gradient(w - eps * v)) / (2 * eps). DARTS scales the step to "
     "the direction: eps = scale / ||v|| (the Euclidean norm of v), so that w moves by `scale` whatever v's size. A "
     "forward difference (gradient(w + eps v) - gradient(w)) / eps is only first-order accurate.",
+)
+
+
+# 5. PC-DARTS's edge normalisation: the strengths Eq. 5 compares ------------------------------------------------
+def _edge_normalised_strengths(alpha: torch.Tensor, beta: torch.Tensor, node_edges: Sequence[int]) -> torch.Tensor:
+    """alpha: (edges, O), beta: (edges,), edges grouped by node -> (edges, O): softmax(alpha) per edge times the
+    edge's weight, a softmax of beta over the incoming edges of its node."""
+    edge_weights, start = [], 0
+    for count in node_edges:
+        edge_weights.append(torch.softmax(beta[start: start + count], dim=0))
+        start += count
+    return torch.softmax(alpha, dim=-1) * torch.cat(edge_weights)[:, None]
+
+
+def _pc_case(node_edges: tuple[int, ...], operations: int, seed: int, scale: float = 1.0) -> Callable[[], tuple]:
+    def make() -> tuple:
+        generator = torch.Generator().manual_seed(seed)
+        edges = sum(node_edges)
+        alpha = scale * torch.randn(edges, operations, generator=generator, dtype=torch.float64)
+        beta = scale * torch.randn(edges, generator=generator, dtype=torch.float64)
+        return alpha, beta, node_edges
+
+    return make
+
+
+edge_normalised_strengths = Exercise(
+    "edge_normalised_strengths",
+    _edge_normalised_strengths,
+    [
+        Case("one node with two incoming edges", _pc_case((2,), 4, seed=0)),
+        Case("the benchmark's cell: nodes with 1, 2 and 3 incoming edges", _pc_case((1, 2, 3), 4, seed=1)),
+        Case("the DARTS cell: 14 edges in nodes of 2, 3, 4, 5, eight operations", _pc_case((2, 3, 4, 5), 8, seed=2)),
+        Case("one edge of a node with a much larger beta", lambda: (
+            torch.zeros(3, 4, dtype=torch.float64), torch.tensor([4.0, 0.0, -1.0], dtype=torch.float64), (3,))),
+    ],
+    hint="Two softmaxes, multiplied. softmax(alpha) over each edge's operations (the last dimension), as in Eq. 4; "
+    "and the edge's weight: a softmax of beta over the incoming edges of the SAME node only (node j's edges are the "
+    "next node_edges[j] entries of beta), so the weights of each node's edges sum to 1. A node with one incoming "
+    "edge gives it weight 1. Multiply row e of softmax(alpha) by the weight of edge e.",
 )

@@ -24,11 +24,13 @@ from torch import nn
 
 from ..spaces.chain_ops import ConvBNReLU
 from ..spaces.base import ArchitectureError
-from ..spaces.cell201 import EDGES, NODES, OPERATIONS, Cell201Architecture, _reduction
+from ..spaces.cell201 import EDGES, NODES, OPERATIONS, Cell201Architecture, Cell201Space, _reduction
+from ..data import Split, iterate_batches
+from ..train import accuracy
 from .mixing import mixing_rule
 from .supernet import MixedOp, SharedSource, edge_output, split_channels
 
-__all__ = ["BENCHMARK_OPERATIONS", "Cell201Supernet"]
+__all__ = ["BENCHMARK_OPERATIONS", "Cell201Supernet", "discretised_accuracy"]
 
 BENCHMARK_OPERATIONS = ("none", "skip", "conv3x3", "avgpool3x3")
 NODE_EDGES = tuple(sum(1 for _, target in EDGES if target == node) for node in range(1, NODES))  # (1, 2, 3)
@@ -102,6 +104,7 @@ class Cell201Supernet(nn.Module):
         self.operations = tuple(operations)
         self.edge_operations = {"cell": (self.operations,) * len(EDGES)}
         self.temperature = 1.0
+        self.fixed_cell: Cell201Architecture | None = None  # set by ``discretised_accuracy``: run one cell only
         partial = self.rule.partial_channels(partial_channels)
         layers: list[nn.Module] = [ConvBNReLU(input_shape[0], channels, 3)]
         width = channels
@@ -128,12 +131,16 @@ class Cell201Supernet(nn.Module):
         return {name: getattr(self, name) for name in self.rule.edge_parameters}
 
     def mixing_weights(self, kind: str = "cell") -> torch.Tensor:
-        """(6, operations): the weights the forward pass multiplies each operation's output by."""
+        """(6, operations): the weights the forward pass multiplies each operation's output by; with a
+        ``fixed_cell``, the one-hot rows of the operations that cell keeps."""
+        if self.fixed_cell is not None:
+            chosen = torch.tensor([self.operations.index(op) for op in self.fixed_cell.operations], device=self.alpha.device)
+            return F.one_hot(chosen, len(self.operations)).to(self.alpha.dtype)
         return self.rule.weights(self.alpha, NODE_EDGES, self.temperature, self.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = self.mixing_weights()
-        scale = self.rule.edge_scale(NODE_EDGES, **self._edge_parameters())
+        scale = None if self.fixed_cell is not None else self.rule.edge_scale(NODE_EDGES, **self._edge_parameters())
         sampled = weights.argmax(dim=-1).tolist() if self.rule.samples_one_path else None
         for layer in self.features:
             x = layer(x, weights, scale, sampled) if isinstance(layer, SearchCell201) else layer(x)
@@ -164,3 +171,44 @@ class Cell201Supernet(nn.Module):
                     raise ArchitectureError(f"Cannot cap skip connections at {max_skips}: edge {EDGES[edge]} has no "
                                             f"other operation than 'skip' among {self.operations}.")
         return Cell201Architecture(tuple(chosen))
+
+
+@torch.no_grad()
+def discretised_accuracy(model: Cell201Supernet, split: Split, architecture: Cell201Architecture | str | None = None,
+                         recalibrate: Split | None = None, batch_size: int = 256) -> float:
+    """The other end of the discretisation gap (SNAS, Xie et al. 2019): the accuracy on ``split`` of the supernet
+    reduced to one cell, each edge running only the operation the cell keeps, with weight 1, on the weights the
+    supernet learned (no retraining).
+
+    ``architecture``: the cell to keep (default: ``model.derive()``, Eq. 5's cell now). BatchNorm's running
+    statistics are by default those the mixed supernet gathered; with ``recalibrate`` (e.g. the weight half)
+    they are first re-estimated on that split by forward passes of the reduced network (no gradient, no weight
+    changes), and put back afterwards. With PC-DARTS the edges still mix only their slice of the channels, as in
+    the search; its edge weights are dropped (each edge counts once, as in the derived cell).
+    """
+    cell = model.derive() if architecture is None else architecture
+    if isinstance(cell, str):
+        cell = Cell201Space().decode(cell)
+    unknown = sorted(set(cell.operations) - set(model.operations))
+    if unknown:
+        raise ArchitectureError(f"The cell {cell} uses {unknown}, which this supernet does not hold "
+                                f"(its operations: {model.operations}).")
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    saved = [(m.momentum, {k: v.clone() for k, v in m.state_dict().items()}) for m in norms]
+    was_training = model.training
+    model.fixed_cell = cell
+    try:
+        if recalibrate is not None:
+            for norm in norms:
+                norm.reset_running_stats()
+                norm.momentum = None  # a cumulative average over the batches below
+            model.train()
+            for x, _ in iterate_batches(recalibrate, batch_size, shuffle=False):
+                model(x)
+        return accuracy(model, split)
+    finally:
+        model.fixed_cell = None
+        for norm, (momentum, state) in zip(norms, saved):
+            norm.momentum = momentum
+            norm.load_state_dict(state)
+        model.train(was_training)
