@@ -15,7 +15,15 @@ import pytest
 import torch
 from torch import nn
 
-from nascourse.recycling.network import BranchUnit, ConcatUnit, ConvUnit, MorphNet, PoolUnit, ResidualUnit
+from nascourse.recycling.network import (
+    BranchUnit,
+    ConcatUnit,
+    ConvUnit,
+    MorphNet,
+    PoolUnit,
+    ResidualUnit,
+    conv_units_of,
+)
 from nascourse.recycling.transforms import (
     MORPHISM_NAMES,
     Morphism,
@@ -23,6 +31,7 @@ from nascourse.recycling.transforms import (
     apply_morphism,
     can_remove,
     can_resize,
+    deepen_branch,
     insert_layer,
     net2deeper_conv,
     net2deeper_linear,
@@ -34,6 +43,7 @@ from nascourse.recycling.transforms import (
     replication_add,
     shrink_conv,
     split_concat,
+    widen_kernel,
 )
 
 TOLERANCE = 1e-5
@@ -433,6 +443,9 @@ def test_morphisms_read_as_sentences():
     assert str(Morphism("widen", 2, 32)) == "widen unit 2 to 32"
     assert str(Morphism("deepen", 1)) == "deepen at unit 1"
     assert str(Morphism("insert_layer", 3, 8)) == "insert layer of 8 channels at unit 3"
+    assert str(Morphism("widen_kernel", 2, 5)) == "widen the kernel of unit 2 to 5x5"
+    assert str(Morphism("widen_kernel", 0, 5, branch=1)) == "widen the kernel of branch 1 of unit 0 to 5x5"
+    assert str(Morphism("deepen_branch", 0, branch=1)) == "deepen branch 1 of unit 0"
 
 
 def test_new_modules_take_the_networks_dtype_and_mode():
@@ -441,6 +454,50 @@ def test_new_modules_take_the_networks_dtype_and_mode():
         result = apply_morphism(net, move)
         assert all(not module.training for module in result.modules())
         assert all(p.dtype == torch.float32 for p in result.parameters())
+
+
+# -- network morphism's kernel-size morphing and the moves inside branches (Path-level EAS) ------------------
+def assert_same_in_training_mode(net: MorphNet, other: MorphNet, images: torch.Tensor) -> None:
+    difference = (train_mode_outputs(net, images) - train_mode_outputs(other, images)).abs().max().item()
+    assert difference < TOLERANCE, f"training mode: logits differ by {difference}"
+
+
+def test_widen_kernel_zero_pads_and_preserves_the_function_in_both_modes():
+    for net in example_nets():
+        for index in conv_indices(net):
+            old = net.units[index].kernel_size
+            for new_size in (old + 2, old + 4):
+                wider = assert_function_preserved(net, lambda n: widen_kernel(n, index, new_size))
+                assert_same_in_training_mode(net, wider, images_for(net, seed=5, batch=16))
+                conv = wider.units[index].conv
+                assert conv.kernel_size == (new_size, new_size) and conv.padding == (new_size // 2, new_size // 2)
+                ring = (new_size - old) // 2
+                inner = conv.weight[:, :, ring:ring + old, ring:ring + old]
+                assert torch.equal(inner, net.units[index].conv.weight), "the old kernel sits at the centre"
+                assert conv.weight.abs().sum() == inner.abs().sum(), "every new tap starts at zero"
+
+
+def test_moves_inside_branches_preserve_the_function_in_both_modes():
+    net = plain_net(3)  # conv3x3:8 > conv3x3:8 > maxpool
+    statistics = images_for(net, seed=1, batch=64)
+    for make_cell in (lambda n: replication_add(n, 1, 2), lambda n: split_concat(n, 1, 2)):
+        cell = make_cell(net)
+        for branch in (0, 1):
+            kernel = assert_function_preserved(cell, lambda n: widen_kernel(n, 1, 5, branch=branch))
+            assert_same_in_training_mode(cell, kernel, statistics)
+            assert [conv_units_of(b)[0].kernel_size for b in kernel.units[1].branches] == \
+                [5 if b == branch else 3 for b in (0, 1)], "only the chosen branch changed its kernel"
+            deeper = assert_function_preserved(cell, lambda n: deepen_branch(n, 1, branch, images=statistics))
+            assert_same_in_training_mode(cell, deeper, statistics)  # exact on the statistics' batch
+            assert len(conv_units_of(deeper.units[1].branches[branch])) == 2
+
+
+def test_deepen_branch_without_images_is_the_identity_in_eval_mode_only():
+    net = split_concat(plain_net(3), 1, 2)
+    statistics = images_for(net, seed=1, batch=64)
+    blind = deepen_branch(net, 1, 0)
+    gap = (train_mode_outputs(blind, statistics) - train_mode_outputs(net, statistics)).abs().max().item()
+    assert gap > 1e-3, "a BatchNorm left at mean 0, variance 1 standardises the branch in training mode"
 
 
 # -- invalid calls ---------------------------------------------------------------------------------------
@@ -466,6 +523,12 @@ def test_new_modules_take_the_networks_dtype_and_mode():
         (lambda n: net2wider_conv(add_skip(n, 1), 0, 8), "residual"),
         (lambda n: insert_layer(add_skip(n, 2), 2, 3), "residual"),
         (lambda n: shrink_conv(add_skip(n, 3), 2, 3), "residual"),
+        (lambda n: widen_kernel(n, 0, 1), "larger than 1 by an even number"),
+        (lambda n: widen_kernel(n, 0, 4), "larger than 1 by an even number"),
+        (lambda n: widen_kernel(n, 1, 5), "needs a ConvUnit"),
+        (lambda n: widen_kernel(n, 0, 5, branch=0), "not a multi-branch cell"),
+        (lambda n: widen_kernel(split_concat(n, 0, 2), 0, 5, branch=2), r"branches 0\.\.1"),
+        (lambda n: deepen_branch(n, 2, 0), "replication_add or split_concat"),
         (lambda n: apply_morphism(n, Morphism("teleport", 0)), "Unknown morphism"),
         (lambda n: possible_morphisms(n, names=("teleport",)), "Unknown morphism"),
     ],

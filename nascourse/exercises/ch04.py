@@ -9,7 +9,7 @@ import torch
 
 from .core import Case, Exercise
 
-__all__ = ["wider_linear", "identity_kernel", "n2n_reward"]
+__all__ = ["wider_linear", "identity_kernel", "n2n_reward", "deeper_batchnorm"]
 
 
 # 1. Net2WiderNet for a linear layer ------------------------------------------------------------
@@ -89,4 +89,45 @@ n2n_reward = Exercise(
     ],
     hint="R = R_c * R_a with C = 1 - student_parameters / teacher_parameters, R_c = C (2 - C), "
     "R_a = student_accuracy / teacher_accuracy.",
+)
+
+
+# 4. Net2DeeperNet's BatchNorm, the identity in training mode too -----------------------------------
+def _deeper_batchnorm(x: torch.Tensor, eps: float):
+    """gamma, beta, running_mean, running_var for a new BatchNorm2d that gives back its input x (B, C, H, W).
+
+    Training mode normalises with the batch's per-channel mean mu and *biased* variance var (divided by
+    the count, not count - 1): gamma (x - mu) / sqrt(var + eps) + beta = x needs gamma = sqrt(var + eps)
+    and beta = mu. Eval mode uses the running statistics instead: running_mean = mu, running_var = var
+    make it the same computation, so the layer is the identity in both modes on this batch.
+    """
+    mean = x.mean(dim=(0, 2, 3))
+    variance = x.var(dim=(0, 2, 3), unbiased=False)
+    return torch.sqrt(variance + eps), mean.clone(), mean.clone(), variance
+
+
+def _activations_case(seed: int, shape: tuple[int, int, int, int], eps: float):
+    def make():
+        generator = torch.Generator().manual_seed(seed)
+        channels = shape[1]
+        # the output of a ReLU: non-negative, each channel with its own scale and offset
+        scale = 0.5 + 2 * torch.rand(channels, generator=generator, dtype=torch.float64)
+        x = torch.relu(torch.randn(shape, generator=generator, dtype=torch.float64) + 0.3)
+        return x * scale.view(1, -1, 1, 1), eps
+
+    return make
+
+
+deeper_batchnorm = Exercise(
+    "deeper_batchnorm",
+    _deeper_batchnorm,
+    [
+        Case("a batch of 8, 3 channels of 4x4, eps 1e-5", _activations_case(0, (8, 3, 4, 4), 1e-5)),
+        Case("a batch of 2, 5 channels of 3x3 (few values: biased and unbiased variance differ)",
+             _activations_case(1, (2, 5, 3, 3), 1e-5)),
+        Case("a large eps, 0.5 (it must not be left out)", _activations_case(2, (4, 2, 5, 5), 0.5)),
+    ],
+    hint="Per channel (average over dims 0, 2 and 3): mu = x.mean(...), var = x.var(..., unbiased=False), the "
+    "variance BatchNorm normalises with in training mode. Then gamma = sqrt(var + eps) undoes the division, "
+    "beta = mu puts the mean back, and the running statistics (mu, var) make eval mode compute the same.",
 )

@@ -9,8 +9,12 @@ the old one stopped, and training continues from there.
 * Net2DeeperNet (``net2deeper_conv``, ``net2deeper_linear``): insert an identity layer.
 * NASH's morphisms (Elsken et al. 2017): ``add_skip`` (a residual unit whose body outputs 0) and
   ``insert_layer`` (concatenate new channels that the next layer reads with zero weights).
+* Network morphism's kernel-size morphing (Wei et al. 2016): ``widen_kernel`` grows a convolution's
+  kernel (3x3 -> 5x5) by padding it with zeros; exact in both modes, on a chain or inside a branch.
 * Path-level EAS (Cai et al. 2018): replace a layer by a multi-branch cell, ``replication_add``
-  (identical copies, averaged) and ``split_concat`` (the filters split into groups, concatenated).
+  (identical copies, averaged) and ``split_concat`` (the filters split into groups, concatenated);
+  then transform inside a branch: ``widen_kernel(..., branch=b)`` gives the branches different
+  kernels, ``deepen_branch`` puts an identity-initialised layer on a branch (survey Fig. 11(c)).
 
 Every transform copies its argument first (``copy.deepcopy``) and never modifies it. Two of them
 are exact only with care:
@@ -22,7 +26,8 @@ are exact only with care:
 * A BatchNorm in training mode normalises with the batch's statistics. Given ``images``,
   ``net2deeper_conv`` sets the new BatchNorm from the statistics of its input on them, so the new
   unit is the identity in eval mode exactly and in training mode on those images (on other batches
-  up to the difference between their statistics). Every other transform is exact in both modes.
+  up to the difference between their statistics); ``deepen_branch`` does the same on a branch.
+  Every other transform is exact in both modes.
 
 ``possible_morphisms`` and ``apply_morphism`` give the search methods (NASH hill-climbing, EAS) one
 list of moves.
@@ -35,7 +40,6 @@ knowledge distillation.
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -63,6 +67,8 @@ __all__ = [
     "insert_layer",
     "replication_add",
     "split_concat",
+    "widen_kernel",
+    "deepen_branch",
     "Morphism",
     "MORPHISM_NAMES",
     "possible_morphisms",
@@ -86,7 +92,12 @@ MORPHISM_NAMES = (
     "deepen_linear",
     "replication_add",
     "split_concat",
+    "widen_kernel",
+    "deepen_branch",
 )
+
+# The largest kernel ``possible_morphisms`` proposes (3 -> 5 -> 7); EAS's controller embeds kernels up to 7.
+MAX_KERNEL = 7
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,8 +337,11 @@ def net2wider_linear(
     return _finish(new)
 
 
-def _input_statistics(net: MorphNet, position: int, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and (biased) variance of the input of ``units[position]`` on ``images``.
+def _input_statistics(
+    net: MorphNet, position: int, images: torch.Tensor, then: nn.Module | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and (biased) variance of the input of ``units[position]`` on ``images``
+    (or, with ``then``, of ``then``'s output on that input: a branch of ``units[position]``).
 
     The units before it run in training mode, as they will while the grown network trains (their
     BatchNorms use the batch's statistics), on a copy, so that no running statistic of ``net`` moves.
@@ -338,6 +352,8 @@ def _input_statistics(net: MorphNet, position: int, images: torch.Tensor) -> tup
     with torch.no_grad():
         for unit in prefix:
             x = unit(x)
+        if then is not None:
+            x = copy.deepcopy(then).train()(x)
     return x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3), unbiased=False)
 
 
@@ -361,14 +377,23 @@ def net2deeper_conv(
     """
     new = copy.deepcopy(net)
     _check_position(new, position, "net2deeper_conv")
-    width = new.unit_input_width(position)
-    unit = _adopt(ConvUnit(width, width, kernel_size), new)  # adopt first: set exact values in the final dtype
+    statistics = None if images is None else _input_statistics(new, position, images)
+    new.units.insert(position, _identity_unit(new, new.unit_input_width(position), kernel_size, statistics))
+    return _finish(new)
+
+
+def _identity_unit(
+    net: MorphNet, width: int, kernel_size: int, statistics: tuple[torch.Tensor, torch.Tensor] | None
+) -> ConvUnit:
+    """Net2Deeper's new ConvUnit(width, width): identity kernel, BatchNorm set from (mean, variance) of its
+    input (None: mean 0, variance 1, the identity in eval mode only). See ``net2deeper_conv``."""
+    unit = _adopt(ConvUnit(width, width, kernel_size), net)  # adopt first: set exact values in the final dtype
     centre = kernel_size // 2
     bn = unit.bn
-    if images is None:
+    if statistics is None:
         mean, variance = torch.zeros_like(bn.running_mean), torch.ones_like(bn.running_var)
     else:
-        mean, variance = _input_statistics(new, position, images)
+        mean, variance = statistics
     with torch.no_grad():
         unit.conv.weight.zero_()
         unit.conv.weight[:, :, centre, centre] = torch.eye(width, dtype=unit.conv.weight.dtype)
@@ -376,8 +401,7 @@ def net2deeper_conv(
         bn.running_var.copy_(variance)
         bn.weight.copy_(torch.sqrt(variance + bn.eps))  # cancels the 1 / sqrt(var + eps) of the normalisation
         bn.bias.copy_(mean)  # puts back the mean that the normalisation subtracts
-    new.units.insert(position, unit)
-    return _finish(new)
+    return unit
 
 
 def net2deeper_linear(net: MorphNet, position: int) -> MorphNet:
@@ -485,6 +509,73 @@ def split_concat(net: MorphNet, unit_index: int, splits: int = 2) -> MorphNet:
     return _finish(new)
 
 
+def _branch_of(net: MorphNet, unit_index: int, branch: int, transform: str) -> BranchUnit:
+    if not 0 <= unit_index < len(net.units) or not isinstance(net.units[unit_index], BranchUnit):
+        cells = [i for i, u in enumerate(net.units) if isinstance(u, BranchUnit)]
+        raise ValueError(
+            f"{transform}: units[{unit_index}] is not a multi-branch cell (BranchUnit); cells are at {cells}. "
+            "Make one first with replication_add or split_concat."
+        )
+    cell = net.units[unit_index]
+    if not 0 <= branch < len(cell.branches):
+        raise ValueError(f"{transform}: branch {branch} out of range; the cell has branches 0..{len(cell.branches) - 1}.")
+    return cell
+
+
+def widen_kernel(net: MorphNet, unit_index: int, kernel_size: int, branch: int | None = None) -> MorphNet:
+    """Network morphism's kernel-size morphing (Wei et al. 2016): a k x k convolution becomes K x K, K > k.
+
+    The old kernel is padded with a ring of (K - k) / 2 zeros on every side, and the "same" padding
+    grows from k // 2 to K // 2. Every output pixel then sums the same products as before plus
+    products with zero weights, so the convolution's output, and with it the BatchNorm's input in
+    either mode, is unchanged: exact in eval and in training mode. The new outer taps start at 0
+    and are trained like every other weight.
+
+    ``branch=None``: the ConvUnit ``units[unit_index]``. ``branch=b``: the first ConvUnit of branch b of
+    the multi-branch cell ``units[unit_index]`` (a transformation inside a branch, Path-level EAS),
+    so that the branches of a cell can end up with different kernels (as in Inception).
+    """
+    new = copy.deepcopy(net)
+    if branch is None:
+        unit = _conv_unit_at(new, unit_index, "widen_kernel")
+    else:
+        unit = conv_units_of(_branch_of(new, unit_index, branch, "widen_kernel").branches[branch])[0]
+    old = unit.kernel_size
+    if kernel_size <= old or (kernel_size - old) % 2:
+        raise ValueError(
+            f"widen_kernel: the new kernel size must be larger than {old} by an even number (odd sizes keep 'same' "
+            f"padding), e.g. {old + 2}; got {kernel_size}."
+        )
+    ring = (kernel_size - old) // 2
+    conv = _adopt(nn.Conv2d(unit.in_channels, unit.out_channels, kernel_size, padding=kernel_size // 2, bias=False), new)
+    with torch.no_grad():
+        conv.weight.copy_(nn.functional.pad(unit.conv.weight, (ring, ring, ring, ring)))  # zeros around the old kernel
+    unit.conv = conv
+    return _finish(new)
+
+
+def deepen_branch(
+    net: MorphNet, unit_index: int, branch: int, kernel_size: int = 3, images: torch.Tensor | None = None
+) -> MorphNet:
+    """Put an identity-initialised layer at the end of branch ``branch`` of the cell ``units[unit_index]``.
+
+    Path-level EAS's last step (survey Fig. 11(c)): an identity mapping on a branch is replaced by a
+    layer initialised to be the identity, here Net2Deeper's ConvUnit (identity kernel; the branch ends
+    in a ReLU, so its output is >= 0 and the new ReLU changes nothing). Its BatchNorm is set as in
+    ``net2deeper_conv``: from the statistics of the branch's output on ``images`` (exact in eval mode,
+    and in training mode on those images), or without images, the identity in eval mode only.
+    (The paper inserts a 3x3 depthwise-separable convolution; here it is a plain ConvUnit.)
+    """
+    new = copy.deepcopy(net)
+    cell = _branch_of(new, unit_index, branch, "deepen_branch")
+    path = cell.branches[branch]
+    width = conv_units_of(path)[-1].out_channels
+    statistics = None if images is None else _input_statistics(new, unit_index, images, then=path)
+    unit = _identity_unit(new, width, kernel_size, statistics)
+    cell.branches[branch] = nn.Sequential(*conv_units_of(path), unit)
+    return _finish(new)
+
+
 # ---------------------------------------------------------------------------------------------
 # One list of moves for the search methods
 # ---------------------------------------------------------------------------------------------
@@ -493,13 +584,16 @@ class Morphism:
     """One function-preserving move: which transform, where, and how much.
 
     ``position`` is a unit index (a hidden-layer index for the *_linear moves); ``amount`` is the
-    new width (widen, widen_linear), the new channels (insert_layer), the copies (replication_add)
-    or the splits (split_concat), and 0 where unused.
+    new width (widen, widen_linear), the new channels (insert_layer), the copies (replication_add),
+    the splits (split_concat) or the new kernel size (widen_kernel), and 0 where unused; ``branch``
+    is the branch of the cell ``units[position]`` a move acts inside (widen_kernel, deepen_branch),
+    None for a move on the chain.
     """
 
     name: str
     position: int
     amount: int = 0
+    branch: int | None = None
 
     def __str__(self) -> str:
         texts = {
@@ -511,6 +605,10 @@ class Morphism:
             "deepen_linear": f"deepen head at hidden {self.position}",
             "replication_add": f"replicate unit {self.position} into {self.amount} added branches",
             "split_concat": f"split unit {self.position} into {self.amount} concatenated branches",
+            "widen_kernel": f"widen the kernel of unit {self.position} to {self.amount}x{self.amount}"
+            if self.branch is None
+            else f"widen the kernel of branch {self.branch} of unit {self.position} to {self.amount}x{self.amount}",
+            "deepen_branch": f"deepen branch {self.branch} of unit {self.position}",
         }
         return texts.get(self.name, f"{self.name} at {self.position} ({self.amount})")
 
@@ -526,7 +624,9 @@ def possible_morphisms(
     deepen, add_skip: every position 1..len(units); insert_layer: every position whose readers
     allow it, adding as many channels as the unit before has; widen_linear: each hidden layer;
     deepen_linear: every position 0..len(hidden); replication_add (2 copies) and split_concat
-    (2 splits): each ConvUnit (of width >= 2 for split_concat).
+    (2 splits): each ConvUnit (of width >= 2 for split_concat); widen_kernel: each ConvUnit and the
+    first ConvUnit of each branch of each cell, to k + 2 while k + 2 <= MAX_KERNEL; deepen_branch:
+    each branch of each cell.
     """
     unknown = [name for name in names if name not in MORPHISM_NAMES]
     if unknown:
@@ -557,6 +657,18 @@ def possible_morphisms(
             moves += [Morphism("replication_add", i, 2) for i in convs]
         elif name == "split_concat":
             moves += [Morphism("split_concat", i, 2) for i in convs if net.units[i].out_channels >= 2]
+        elif name == "widen_kernel":
+            moves += [Morphism("widen_kernel", i, net.units[i].kernel_size + 2) for i in convs
+                      if net.units[i].kernel_size + 2 <= MAX_KERNEL]
+            for i, unit in enumerate(net.units):
+                if isinstance(unit, BranchUnit):
+                    for b, path in enumerate(unit.branches):
+                        kernel = conv_units_of(path)[0].kernel_size
+                        if kernel + 2 <= MAX_KERNEL:
+                            moves.append(Morphism("widen_kernel", i, kernel + 2, branch=b))
+        elif name == "deepen_branch":
+            moves += [Morphism("deepen_branch", i, 0, branch=b) for i, unit in enumerate(net.units)
+                      if isinstance(unit, BranchUnit) for b in range(len(unit.branches))]
     return moves
 
 
@@ -589,6 +701,10 @@ def apply_morphism(
         return replication_add(net, position, amount)
     if name == "split_concat":
         return split_concat(net, position, amount)
+    if name == "widen_kernel":
+        return widen_kernel(net, position, amount, branch=morphism.branch)
+    if name == "deepen_branch":
+        return deepen_branch(net, position, morphism.branch, images=images)
     raise ValueError(f"Unknown morphism {name!r}; known names are {list(MORPHISM_NAMES)}.")
 
 
