@@ -157,7 +157,9 @@ def _proposals(strategy_class: Callable, size: int, score: Callable[[int], float
     for _ in range(trials):
         architecture = strategy.ask()
         accuracy = score(architecture)
-        strategy.tell(architecture, EvaluationResult(accuracy, 1.0, 1.0, 0, "ok" if accuracy == accuracy else "diverged"))
+        status = "diverged" if math.isnan(accuracy) else "ok"
+        strategy.tell(architecture, EvaluationResult(accuracy, cost_seconds=1.0, cost_epochs=1.0, parameters=0,
+                                                     status=status))
         proposed.append(architecture)
     return proposed
 
