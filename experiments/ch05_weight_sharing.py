@@ -20,7 +20,9 @@
   over (supernet, search seed). Each finished supernet is appended to ``--log``; a rerun resumes from it;
 * enas: ENAS's returned cell (benchmark test accuracy, mean over the table's seeds) against random search
   given the same cost in the benchmark's training seconds (ENAS's counted multiply-accumulates at the build
-  machine's speed, ``Benchmark.seconds_for``: the same on every machine).
+  machine's speed, ``Benchmark.seconds_for``: the same on every machine; the final selection included); the
+  policy's share of each operation after every epoch, and the mean reward of 20 cells sampled by the initial and
+  by the trained controller on the final supernet (what REINFORCE learned, apart from the shared weights).
 
     python experiments/ch05_weight_sharing.py --part all --seeds 3
     python experiments/ch05_weight_sharing.py --part fairness --seeds 5

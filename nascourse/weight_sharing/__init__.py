@@ -5,10 +5,13 @@
 * ``spos``: training the shared weights on uniformly sampled paths (SPOS) or FairNAS's fair paths;
 * ``evolution``: searching the trained supernet, SPOS's evolutionary search or random sampling (Bender et al.,
   Li & Talwalkar) at the same number of evaluations;
-* ``enas``: ENAS's LSTM controller, trained with REINFORCE on shared-weight rewards;
+* ``enas``: ENAS's LSTM controller, trained with REINFORCE on shared-weight rewards; its policy recorded per epoch;
 * ``ranking``: how well shared-weight accuracies rank cells like the benchmark, over training time
-  (Sciuto et al. 2020; FairNAS);
-* ``forgetting``: multi-model forgetting (Zhang et al. 2020), measured.
+  (Sciuto et al. 2020; FairNAS), against one yardstick (each seed's target the mean of the other seeds);
+* ``forgetting``: multi-model forgetting (Benyahia et al. 2019; Zhang et al. 2020), measured against a supernet
+  paused at the switch.
+
+Scoring a path (recalibration and a validation pass) is compute: ``OneShotTrainer.scoring_macs`` counts it.
 """
 
 from .enas import ENAS
