@@ -7,6 +7,10 @@
   a meta-controller reads an encoding of the current network's layers and chooses
   Net2Wider / Net2Deeper actions; trained with REINFORCE on the transformed networks'
   accuracy after short training, reward tanh(acc * pi / 2).
+* **Path-level EAS** (Cai et al., 2018, "Path-Level Network Transformation for Efficient
+  Architecture Search"): the actions turn a layer into a multi-branch cell (replication-add,
+  split-concat) and then transform inside its branches (another kernel size, an identity-initialised
+  layer); here a small REINFORCE policy chooses which kind of transformation to apply at each step.
 * **N2N learning** (Ashok et al., 2018, "N2N Learning: Network to Network Compression via
   Policy Gradient Reinforcement Learning"): a policy removes layers, then shrinks the
   remaining ones; each student is trained by knowledge distillation from the teacher;
@@ -51,11 +55,16 @@ __all__ = [
     "grown_versus_scratch",
     "statistics_images",
     "nash_hill_climbing",
+    "parameter_matched_plain",
     "EASController",
     "eas_search",
+    "PATH_ACTIONS",
+    "PathLevelPolicy",
+    "path_level_eas",
     "distillation_loss",
     "N2NPolicy",
     "n2n_compress",
+    "n2n_controls",
 ]
 
 
@@ -67,6 +76,11 @@ class RecyclingResult:
     best_accuracy: float
     history: History
     log: list[str] = field(default_factory=list)  # what happened, step by step, in words
+    # The RL searches' action probabilities: one dict before the first update and one after each update.
+    trace: list[dict] = field(default_factory=list)
+    # N2N: every candidate as it was before its training (inherited weights), in the order of ``history``.
+    starts: list[MorphNet] = field(default_factory=list)
+    best_index: int | None = None  # the index of ``best`` in ``history`` (and ``starts``), where it is a candidate
 
 
 def record(history: History, net: nn.Module, result: TrainingResult, description: str | None = None) -> None:
@@ -99,6 +113,30 @@ def from_scratch(net: nn.Module, seed: int = 0) -> nn.Module:
 def statistics_images(data: DatasetSplits, count: int = 1024) -> torch.Tensor:
     """The first ``count`` training images: the batch from which Net2Deeper sets a new BatchNorm."""
     return data.train.x[:count]
+
+
+def parameter_matched_plain(
+    reference: MorphNet,
+    target_parameters: int,
+    widths: Sequence[int] = (8, 16),
+    hidden: Sequence[int] = (16,),
+    pool_after: Sequence[int] = (0,),
+) -> MorphNet:
+    """The plain network ``MorphNet.plain(widths, hidden)`` with every width scaled by one factor, chosen so
+    that its parameter count is the closest to ``target_parameters``: a control of equal size for a grown
+    network (the same hand-designed shape, only wider). Fresh random weights; ``reference`` gives the input
+    shape and classes."""
+    if target_parameters < 1:
+        raise ValueError(f"target_parameters must be a positive parameter count, got {target_parameters}.")
+
+    def build(factor: float) -> MorphNet:
+        return MorphNet.plain(reference.input_shape, reference.num_classes,
+                              widths=[max(1, round(w * factor)) for w in widths], pool_after=pool_after,
+                              hidden=[max(1, round(h * factor)) for h in hidden])
+
+    factors = [0.25 + 0.01 * i for i in range(2000)]  # 0.25x .. 20x the given widths
+    best = min(factors, key=lambda f: abs(count_parameters(build(f)) - target_parameters))
+    return build(best)
 
 
 def grown_versus_scratch(
@@ -218,15 +256,20 @@ def _reinforce(
     baseline_decay: float,
     generator: torch.Generator,
     progress: bool,
-) -> tuple[History, list[_Candidate], list[str]]:
+    snapshot: Callable[[], dict] | None = None,
+) -> tuple[History, list[_Candidate], list[str], list[dict]]:
     """REINFORCE with a moving-average baseline: loss = -(R - b) log p(actions), averaged per update.
 
     ``sample`` draws a network and the log-probability of the actions that made it;
-    ``train_candidate(net, seed)`` trains it in place; ``reward_of(net, accuracy)`` scores it.
+    ``train_candidate(net, seed)`` trains it in place; ``reward_of(net, accuracy)`` scores it;
+    ``snapshot()`` (optional) reads the policy's action probabilities, before the first update and
+    after every update: the returned trace shows what the policy learns. A learning rate of 0
+    leaves the policy as it started (random choices at its initial probabilities): the control.
     """
-    optimizer = torch.optim.Adam(policy.parameters(), lr=policy_learning_rate)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=policy_learning_rate) if policy_learning_rate > 0 else None
     baseline = None
     history, candidates, log = History(), [], []
+    trace = [snapshot()] if snapshot is not None else []
     bar = _progress(updates * per_update, name, progress)
     for update in range(1, updates + 1):
         losses, rewards = [], []
@@ -242,14 +285,17 @@ def _reinforce(
             candidates.append(_Candidate(net, accuracy_reached, reward))
             if bar is not None:
                 bar.update()
-        optimizer.zero_grad()
-        torch.stack(losses).mean().backward()
-        optimizer.step()
+        if optimizer is not None:
+            optimizer.zero_grad()
+            torch.stack(losses).mean().backward()
+            optimizer.step()
+        if snapshot is not None:
+            trace.append(snapshot())
         log.append(f"update {update}: mean reward {sum(rewards) / len(rewards):.3f}, "
                    f"best accuracy so far {max(c.accuracy for c in candidates):.3f}")
     if bar is not None:
         bar.close()
-    return history, candidates, log
+    return history, candidates, log, trace
 
 
 # ---------------------------------------------------------------------------------------- EAS
@@ -363,11 +409,19 @@ def eas_search(
         return train(net, data, epochs=epochs_per_network, batch_size=batch_size, learning_rate=learning_rate,
                      seed=batch_seed)
 
-    history, candidates, log = _reinforce(
+    specs = start.layer_specs()
+
+    def snapshot() -> dict:
+        """What the actors would do on the start network: P(widen) per layer, P(insert at slot)."""
+        with torch.no_grad():
+            widen_logits, deepen_logits = controller(specs)
+        return {"widen": torch.sigmoid(widen_logits).tolist(), "deepen": torch.softmax(deepen_logits, 0).tolist()}
+
+    history, candidates, log, trace = _reinforce(
         "EAS", controller, sample, train_candidate,
         reward_of=lambda net, accuracy_reached: math.tanh(accuracy_reached * math.pi / 2),
         updates=updates, per_update=episodes_per_update, policy_learning_rate=controller_learning_rate,
-        baseline_decay=baseline_decay, generator=generator, progress=progress,
+        baseline_decay=baseline_decay, generator=generator, progress=progress, snapshot=snapshot,
     )
     start_accuracy = accuracy(start, data.val)
     best = max(candidates, key=lambda c: c.accuracy)
@@ -375,7 +429,117 @@ def eas_search(
         best = _Candidate(copy.deepcopy(start), start_accuracy, math.nan)
     log = [f"start: {start.describe()}  val {start_accuracy:.3f}"] + log
     log.append(f"best: {best.net.describe()}  val {best.accuracy:.3f}")
-    return RecyclingResult(best.net, best.accuracy, history, log)
+    return RecyclingResult(best.net, best.accuracy, history, log, trace=trace)
+
+
+# ------------------------------------------------------------------------------ Path-level EAS
+# The kinds of path-level transformation the policy chooses among (transforms.py implements each):
+# make a cell out of a layer (Fig. 11(a), (b)), or transform inside one of a cell's branches.
+PATH_ACTIONS = ("replication_add", "split_concat", "branch_kernel", "branch_deepen")
+
+
+def _path_moves(net: MorphNet, action: str) -> list[Morphism]:
+    """The valid moves of one kind on ``net``: cells from ConvUnits, or moves inside existing branches."""
+    if action in ("replication_add", "split_concat"):
+        return possible_morphisms(net, names=(action,))
+    if action == "branch_kernel":
+        return [m for m in possible_morphisms(net, names=("widen_kernel",)) if m.branch is not None]
+    if action == "branch_deepen":
+        return possible_morphisms(net, names=("deepen_branch",))
+    raise ValueError(f"Unknown path-level action {action!r}; known actions are {list(PATH_ACTIONS)}.")
+
+
+class PathLevelPolicy(nn.Module):
+    """A categorical distribution over ``PATH_ACTIONS`` for each transformation step (a tabular policy).
+
+    Simplification: Path-level EAS encodes the cell with a tree-structured LSTM and a tree-structured
+    controller decides, node by node, the allocation (replication or split), the merge (add or
+    concatenation), the number of branches and each edge's operation. Here the policy only learns
+    *which kind* of path-level transformation pays at each step; where it is applied is drawn
+    uniformly among the valid places.
+    """
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(steps, len(PATH_ACTIONS)))  # uniform at the start
+
+    def probabilities(self) -> torch.Tensor:
+        return torch.softmax(self.logits, dim=1)
+
+
+def _path_episode(
+    policy: PathLevelPolicy, start: MorphNet, generator: torch.Generator, images: torch.Tensor
+) -> tuple[MorphNet, torch.Tensor, list[str]]:
+    """One episode: at each step choose a kind (only kinds with a valid move: the others are masked out),
+    then a place uniformly; apply it. Returns the network, log p(kinds chosen), and the moves in words."""
+    net, log_probability, actions = start, torch.zeros(()), []
+    for step in range(policy.logits.shape[0]):
+        moves = {action: _path_moves(net, action) for action in PATH_ACTIONS}
+        allowed = torch.tensor([bool(moves[action]) for action in PATH_ACTIONS])
+        logits = policy.logits[step].masked_fill(~allowed, float("-inf"))
+        choice = torch.distributions.Categorical(logits=logits)
+        kind = int(torch.multinomial(torch.softmax(logits.detach(), 0), 1, generator=generator))
+        log_probability = log_probability + choice.log_prob(torch.tensor(kind))
+        options = moves[PATH_ACTIONS[kind]]
+        move = options[int(torch.randint(len(options), (1,), generator=generator))]
+        net = apply_morphism(net, move, generator, images=images)
+        actions.append(str(move))
+    return net, log_probability, actions
+
+
+def path_level_eas(
+    start: MorphNet,
+    data: DatasetSplits,
+    updates: int = 3,
+    episodes_per_update: int = 4,
+    transform_steps: int = 2,
+    epochs_per_network: int = 2,
+    learning_rate: float = 0.05,
+    batch_size: int = 32,
+    policy_learning_rate: float = 0.3,
+    baseline_decay: float = 0.7,
+    seed: int = 0,
+    progress: bool = True,
+) -> RecyclingResult:
+    """Path-level EAS, small: REINFORCE a policy over path-level transformations of ``start``.
+
+    Every episode starts from the trained ``start`` network and applies ``transform_steps``
+    transformations, each function-preserving: make a multi-branch cell out of a ConvUnit
+    (replication-add or split-concat, 2 branches), widen the kernel of a cell's branch (3x3 -> 5x5,
+    network morphism's kernel-size morphing), or put an identity-initialised layer on a branch
+    (survey Fig. 11(c); BatchNorm set from training images). The network is trained briefly and
+    earns EAS's reward tanh(acc * pi / 2). ``policy_learning_rate=0`` keeps the policy uniform:
+    random path-level transformations at the same budget, the control.
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    policy = PathLevelPolicy(transform_steps)
+    images = statistics_images(data)
+
+    def sample():
+        net, log_probability, actions = _path_episode(policy, start, generator, images)
+        return net, log_probability, actions
+
+    def train_candidate(net, batch_seed):
+        return train(net, data, epochs=epochs_per_network, batch_size=batch_size, learning_rate=learning_rate,
+                     seed=batch_seed)
+
+    def snapshot() -> dict:
+        with torch.no_grad():
+            return {"actions": policy.probabilities().tolist()}
+
+    history, candidates, log, trace = _reinforce(
+        "Path-level EAS", policy, sample, train_candidate,
+        reward_of=lambda net, accuracy_reached: math.tanh(accuracy_reached * math.pi / 2),
+        updates=updates, per_update=episodes_per_update, policy_learning_rate=policy_learning_rate,
+        baseline_decay=baseline_decay, generator=generator, progress=progress, snapshot=snapshot,
+    )
+    start_accuracy = accuracy(start, data.val)
+    best_index = max(range(len(candidates)), key=lambda i: candidates[i].accuracy)
+    best = candidates[best_index]
+    log = [f"start: {start.describe()}  val {start_accuracy:.3f}"] + log
+    log.append(f"best: {best.net.describe()}  val {best.accuracy:.3f}")
+    return RecyclingResult(best.net, best.accuracy, history, log, trace=trace, best_index=best_index)
 
 
 # ---------------------------------------------------------------------------------------- N2N
@@ -478,7 +642,10 @@ def n2n_compress(
     teacher_parameters = count_parameters(teacher)
     policy = N2NPolicy(len(teacher.units))
 
+    starts: list[MorphNet] = []
+
     def train_candidate(student, batch_seed):
+        starts.append(copy.deepcopy(student))  # its inherited weights, for the controls (``n2n_controls``)
         return train(student, data, epochs=epochs_per_student, batch_size=batch_size, learning_rate=learning_rate,
                      seed=batch_seed, loss_function=distillation_loss(teacher, temperature))
 
@@ -486,12 +653,59 @@ def n2n_compress(
         compression = 1 - count_parameters(student) / teacher_parameters
         return compression * (2 - compression) * accuracy_reached / teacher_accuracy  # R = R_c * R_a
 
-    history, candidates, log = _reinforce(
+    def snapshot() -> dict:
+        """P(remove) per layer (stage 1) and the shrink ratios' probabilities per layer (stage 2)."""
+        with torch.no_grad():
+            return {"remove": torch.sigmoid(policy.remove_logits).tolist(),
+                    "shrink": torch.softmax(policy.shrink_logits, dim=1).tolist()}
+
+    history, candidates, log, trace = _reinforce(
         "N2N", policy, lambda: _n2n_student(policy, teacher, generator), train_candidate, reward_of,
         updates=updates, per_update=students_per_update, policy_learning_rate=policy_learning_rate,
-        baseline_decay=baseline_decay, generator=generator, progress=progress,
+        baseline_decay=baseline_decay, generator=generator, progress=progress, snapshot=snapshot,
     )
-    best = max(candidates, key=lambda c: c.reward)
+    best_index = max(range(len(candidates)), key=lambda i: candidates[i].reward)
+    best = candidates[best_index]
     log = [f"teacher: {teacher.describe()}  val {teacher_accuracy:.3f}, {teacher_parameters:,} parameters"] + log
     log.append(f"best student: {best.net.describe()}  val {best.accuracy:.3f}, {count_parameters(best.net):,} parameters")
-    return RecyclingResult(best.net, best.accuracy, history, log)
+    return RecyclingResult(best.net, best.accuracy, history, log, trace=trace, starts=starts, best_index=best_index)
+
+
+def n2n_controls(
+    result: RecyclingResult,
+    teacher: MorphNet,
+    data: DatasetSplits,
+    epochs: int,
+    index: int | None = None,
+    learning_rate: float = 0.05,
+    batch_size: int = 32,
+    temperature: float = 4.0,
+    seed: int = 0,
+) -> dict[str, TrainingResult]:
+    """N2N's student against its controls: the same architecture, the same epochs and the same batch order.
+
+    * "inherited + distillation": the student as N2N made it (the teacher's weights, cut down),
+      trained by distillation: N2N itself, retrained here with ``seed`` so that the four runs pair up;
+    * "inherited, no distillation": the same start, trained on the labels alone (cross-entropy);
+    * "scratch + distillation": fresh random weights, distilled from the teacher;
+    * "scratch, no distillation": fresh random weights, the labels alone: the plain baseline.
+
+    ``index`` picks the candidate (default: N2N's best, ``result.best_index``).
+    """
+    if not result.starts:
+        raise ValueError("n2n_controls needs the result of n2n_compress (it keeps every student's start).")
+    index = result.best_index if index is None else index
+    if not 0 <= index < len(result.starts):
+        raise ValueError(f"index {index} out of range; the search trained students 0..{len(result.starts) - 1}.")
+    start = result.starts[index]
+    runs = {
+        "inherited + distillation": (copy.deepcopy(start), True),
+        "inherited, no distillation": (copy.deepcopy(start), False),
+        "scratch + distillation": (from_scratch(start, seed=seed), True),
+        "scratch, no distillation": (from_scratch(start, seed=seed), False),
+    }
+    return {
+        name: train(net, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                    loss_function=distillation_loss(teacher, temperature) if distilled else None)
+        for name, (net, distilled) in runs.items()
+    }
