@@ -1,5 +1,6 @@
 """Chapter 06's checkers accept their references, call the untouched stub not attempted, and reject plausible
-wrong answers; the references agree with the library (compare.Run.returned_at, compare.holm)."""
+wrong answers; the references agree with the library (compare.Run.returned_at, compare.holm,
+stats.difference_test's paired interval)."""
 
 import bisect
 import math
@@ -9,10 +10,11 @@ import numpy as np
 import pytest
 
 from nascourse.compare import Run, holm
+from nascourse.stats import difference_test
 from nascourse.exercises import ch06
 from nascourse.exercises.core import FAILED, NOT_ATTEMPTED, PASSED
 
-EXERCISES = [ch06.returned_cell, ch06.holm_adjust, ch06.hill_climb_proposal]
+EXERCISES = [ch06.returned_cell, ch06.holm_adjust, ch06.hill_climb_proposal, ch06.paired_bootstrap]
 
 
 def stub(*args):
@@ -106,6 +108,38 @@ def extra_random_draw(space, tells, rng):  # right idea, but one more draw shift
     return ch06.hill_climb_proposal.reference(space, tells, rng)
 
 
+def unpaired_resampling(ours, baseline, resamples, rng):  # each method resampled on its own: the pairing is lost
+    ours, baseline = np.asarray(ours), np.asarray(baseline)
+    n = len(ours)
+    means = (ours[rng.integers(0, n, size=(resamples, n))].mean(axis=1)
+             - baseline[rng.integers(0, n, size=(resamples, n))].mean(axis=1))
+    return tuple(float(q) for q in np.quantile(means, [0.025, 0.975]))
+
+
+def ninety_percent(ours, baseline, resamples, rng):
+    d = np.asarray(ours) - np.asarray(baseline)
+    means = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1)
+    return tuple(float(q) for q in np.quantile(means, [0.05, 0.95]))
+
+
+def without_replacement(ours, baseline, resamples, rng):  # a permutation has the same mean every time
+    d = np.asarray(ours) - np.asarray(baseline)
+    means = np.array([rng.permutation(d).mean() for _ in range(resamples)])
+    return tuple(float(q) for q in np.quantile(means, [0.025, 0.975]))
+
+
+def normal_approximation(ours, baseline, resamples, rng):  # mean +- 1.96 standard errors: not a bootstrap
+    d = np.asarray(ours) - np.asarray(baseline)
+    half = 1.96 * d.std(ddof=1) / math.sqrt(len(d))
+    return float(d.mean() - half), float(d.mean() + half)
+
+
+def median_difference(ours, baseline, resamples, rng):  # the median, not the mean, of the differences
+    d = np.asarray(ours) - np.asarray(baseline)
+    medians = np.median(d[rng.integers(0, len(d), size=(resamples, len(d)))], axis=1)
+    return tuple(float(q) for q in np.quantile(medians, [0.025, 0.975]))
+
+
 @pytest.mark.parametrize(
     "exercise, wrong",
     [
@@ -122,6 +156,11 @@ def extra_random_draw(space, tells, rng):  # right idea, but one more draw shift
         (ch06.hill_climb_proposal, plain_max_with_nan),
         (ch06.hill_climb_proposal, last_of_ties),
         (ch06.hill_climb_proposal, extra_random_draw),
+        (ch06.paired_bootstrap, unpaired_resampling),
+        (ch06.paired_bootstrap, ninety_percent),
+        (ch06.paired_bootstrap, without_replacement),
+        (ch06.paired_bootstrap, normal_approximation),
+        (ch06.paired_bootstrap, median_difference),
     ],
     ids=lambda x: getattr(x, "name", getattr(x, "__name__", "")),
 )
@@ -159,3 +198,15 @@ def test_hill_climb_reference_draws_like_a_strategy_would():
             best = max(tells, key=lambda t: t[1])[0]
             assert sum(a != b for a, b in zip(proposal.operations, best.operations)) == 1
         tells.append((proposal, 0.9 + 0.001 * ((7 * step) % 11)))
+
+
+def test_paired_bootstrap_reference_is_the_librarys_paired_interval():
+    """difference_test's paired interval (generator seed 0, 2,000 resamples) is the exercise's reference."""
+    rng = np.random.default_rng(3)
+    for n in (5, 8, 20):
+        baseline = rng.uniform(0.85, 0.95, n)
+        ours = baseline + rng.normal(0.002, 0.01, n)
+        effect = difference_test(ours, list(range(n)), baseline, list(range(n)))
+        assert effect["paired"]
+        low, high = ch06.paired_bootstrap.reference(ours, baseline, 2000, np.random.default_rng(0))
+        assert (low, high) == pytest.approx((effect["low"], effect["high"]), abs=1e-12)

@@ -10,10 +10,12 @@ import random
 from functools import lru_cache
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from ..bench import Benchmark
 from .core import Case, Exercise
 
-__all__ = ["returned_cell", "holm_adjust", "hill_climb_proposal"]
+__all__ = ["returned_cell", "holm_adjust", "hill_climb_proposal", "paired_bootstrap"]
 
 
 # 1. What a search returns when it is stopped -----------------------------------------------------------
@@ -128,4 +130,45 @@ hill_climb_proposal = Exercise(
     "HIGHEST accuracy (the first one on ties, and a NaN accuracy never wins: max() does not skip NaN for you) and "
     "return space.mutate(best_architecture, rng). Draw from rng only through those two calls, once per ask, so "
     "your random draws match the checker's.",
+)
+
+
+# 4. The paired bootstrap interval of a difference to random search ---------------------------------------------
+def _paired_bootstrap(ours: Sequence[float], baseline: Sequence[float], resamples: int,
+                      rng: np.random.Generator) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the mean per-seed difference ``ours - baseline`` (runs paired by seed)."""
+    differences = np.asarray(ours, dtype=float) - np.asarray(baseline, dtype=float)  # one difference per seed
+    n = len(differences)
+    picks = rng.integers(0, n, size=(resamples, n))  # resample SEEDS with replacement: a pair stays a pair
+    means = differences[picks].mean(axis=1)
+    low, high = np.quantile(means, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def _bootstrap_case(ours: Sequence[float], baseline: Sequence[float], seed: int,
+                    resamples: int = 2000) -> Callable[[], tuple]:
+    """Fresh arguments on every call: the generator must start from the same state for the learner and the checker."""
+    return lambda: (list(ours), list(baseline), resamples, np.random.default_rng(seed))
+
+
+_RS = [0.902, 0.915, 0.897, 0.921, 0.908, 0.911, 0.894, 0.917, 0.905, 0.912]
+_RE = [0.906, 0.917, 0.903, 0.920, 0.915, 0.913, 0.899, 0.921, 0.904, 0.918]
+
+paired_bootstrap = Exercise(
+    "paired_bootstrap",
+    _paired_bootstrap,
+    [
+        Case("ten seeds, a method a little ahead of random search", _bootstrap_case(_RE, _RS, 0)),
+        Case("the same runs, another generator", _bootstrap_case(_RE, _RS, 7)),
+        Case("identical cells on every seed: the interval is [0, 0]", _bootstrap_case(_RS, _RS, 1)),
+        Case("a method that is behind, five seeds", _bootstrap_case([0.88, 0.90, 0.87, 0.91, 0.89],
+                                                                    [0.90, 0.91, 0.90, 0.92, 0.90], 2)),
+        Case("a large seed-to-seed spread shared by both methods", _bootstrap_case(
+            [0.80, 0.95, 0.85, 0.92, 0.70, 0.90], [0.79, 0.94, 0.83, 0.92, 0.69, 0.88], 3, resamples=500)),
+    ],
+    hint="Subtract first: d = ours - baseline, one difference per seed (np.asarray both). Then draw ALL the resampled "
+    "seed indices in one call, picks = rng.integers(0, n, size=(resamples, n)) — with replacement, and the same "
+    "indices for both methods, which is what subtracting first gives you — take d[picks].mean(axis=1), and return the "
+    "2.5 % and 97.5 % quantiles of those means (np.quantile) as a tuple of two floats. Resampling each method on its "
+    "own ignores the pairing and gives a wider interval.",
 )
