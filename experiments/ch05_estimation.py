@@ -6,12 +6,14 @@ Prints, in order:
    size and epochs seen, against the accuracy after epoch k alone;
 3. training-free proxies: Spearman/Kendall against the table over random samples of cells, and time;
 4. searches at equal recorded training time, over many seeds: random search, early stopping (median rule;
-   Domhan's extrapolation rule), successive halving, Hyperband: the table's accuracy of the cell each
-   would return, and the chance a run beats a run of random search;
+   Domhan's extrapolation rule), successive halving, Hyperband, BOHB: the table's accuracy of the cell each
+   would return, and the chance a run beats a run of random search; then BOHB against Hyperband and random
+   search, paired by seed (test accuracy of the returned cell, mean difference, 95% bootstrap interval, Wilcoxon);
 5. (with --curves N) learning-curve extrapolation on N cells really trained for --curve-epochs epochs.
 
     python experiments/ch05_estimation.py                    # about a minute on 2 cores
     python experiments/ch05_estimation.py --parts 4 --seeds 20 --trials 30     # searches only, small budget
+    python experiments/ch05_estimation.py --parts 4 --seeds 100                # BOHB's paired tests (chapter 05b)
     python experiments/ch05_estimation.py --parts --curves 6 --curve-epochs 15  # curve extrapolation only
 """
 
@@ -25,11 +27,11 @@ import torch
 from nascourse import RandomSearch, run_search
 from nascourse.bench import Benchmark, BenchmarkEvaluator
 from nascourse.data import load_dataset
-from nascourse.estimation import (ExtrapolationRule, Hyperband, MedianStoppingRule, SuccessiveHalving, TableTraining,
+from nascourse.estimation import (BOHB, ExtrapolationRule, Hyperband, MedianStoppingRule, SuccessiveHalving, TableTraining,
                                   early_stopping_search, evaluate_predictor, extrapolate, proxy_correlations,
                                   rank_consistency)
 from nascourse.loop import History
-from nascourse.stats import win_probability
+from nascourse.stats import difference_test, win_probability
 from nascourse.train import train
 
 
@@ -49,6 +51,8 @@ def searches(bench: Benchmark, seeds: int, trials: int) -> None:
         "successive halving": lambda s: _repeated_halving(bench, s, budget),
         "Hyperband": lambda s: Hyperband(space, max_epochs=3, eta=3, seed=s).run(TableTraining(bench, rng_seed=s),
                                                                                   max_seconds=budget),
+        "BOHB": lambda s: BOHB(space, max_epochs=3, eta=3, seed=s).run(TableTraining(bench, rng_seed=s),
+                                                                        max_seconds=budget),
     }
     runs = {"random search": random_runs}
     for name, run in methods.items():
@@ -74,6 +78,14 @@ def searches(bench: Benchmark, seeds: int, trials: int) -> None:
               f" {full:>14.1f}")
     print("(median [quartiles] over seeds of the table's mean-over-seeds final validation accuracy of the cell each "
           "search returns; 'fully trained': cells trained to 3 epochs within the budget)")
+    test = {name: np.array([bench.returned_accuracy(h, budget, split="test") for h in histories])
+            for name, histories in runs.items()}
+    print(f"\npaired by seed at the full budget ({seeds} seeds; test accuracy of the returned cell, mean of the table's "
+          "seeds): difference [95% bootstrap interval], Wilcoxon p, Vargha-Delaney A")
+    for name, against in (("BOHB", "Hyperband"), ("BOHB", "random search"), ("Hyperband", "random search")):
+        effect = difference_test(test[name], list(range(seeds)), test[against], list(range(seeds)))
+        print(f"  {name} - {against}: {effect['difference']:+.4f} [{effect['low']:+.4f}, {effect['high']:+.4f}], "
+              f"p = {effect['p']:.3f}, A = {win_probability(test[name], test[against]):.2f}")
 
 
 def _repeated_halving(bench: Benchmark, seed: int, budget: float) -> History:

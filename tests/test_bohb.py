@@ -90,8 +90,7 @@ def test_the_kernel_is_a_density_and_sampling_follows_it():
     kde = CategoricalKDE(np.array([[0, 1], [2, 1]]), (3, 2), np.array([0.3, 0.2]))
     every = np.array([[a, b] for a in range(3) for b in range(2)])
     assert kde.density(every).sum() == pytest.approx(1.0)
-    rng = random.Random(1)
-    draws = [tuple(kde.sample(rng)) for _ in range(20_000)]
+    draws = [tuple(point) for point in kde.sample(np.random.default_rng(1), 20_000)]
     for point, p in zip(every, kde.density(every)):
         assert draws.count(tuple(point)) / len(draws) == pytest.approx(p, abs=0.015)
 

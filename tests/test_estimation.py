@@ -175,6 +175,20 @@ def test_the_predictor_ranks_held_out_cells_well_on_the_benchmark(bench):
     assert report.spearman > 0.5 and -1 <= report.kendall <= 1 and 0 <= report.top10_hit_rate <= 1
 
 
+def test_the_predictor_and_the_early_accuracy_are_scored_against_the_other_seeds(bench):
+    # a predictor that reads only the epoch-1 accuracy is a rising line of it: it ranks exactly as that accuracy
+    # does, so both must be scored against the same target, which excludes the run they read
+    report = evaluate_predictor(bench, train_size=100, epochs_seen=1, repeats=1, use_architecture=False)
+    assert report.spearman == pytest.approx(report.baseline_spearman)
+    rows = list(range(len(bench)))
+    random.Random(0).shuffle(rows)
+    test_rows = np.array(rows[100:])
+    others = bench.val_accuracy[:, 1:, -1].mean(axis=1)  # repeat 0 reads seed 0
+    keep = np.isfinite(others[test_rows]) & np.isfinite(bench.val_accuracy[test_rows, 0, 0])
+    expected = scipy.stats.spearmanr(bench.val_accuracy[test_rows[keep], 0, 0], others[test_rows[keep]])[0]
+    assert report.baseline_spearman == pytest.approx(expected)
+
+
 # --- successive halving and Hyperband --------------------------------------------------------------
 
 def _crafted(nine_accuracies_at_1, nine_accuracies_at_3, nine_accuracies_at_9, calls):

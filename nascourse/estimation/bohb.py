@@ -66,15 +66,15 @@ class CategoricalKDE:
         kernel = np.where(same, 1.0 - self.bandwidths, self.bandwidths / (counts - 1.0))
         return kernel.prod(axis=2).mean(axis=1)
 
-    def sample(self, rng: random.Random, widen: float = 1.0) -> np.ndarray:
-        """One draw from the density with each bandwidth multiplied by ``widen`` (at most (c - 1) / c, uniform)."""
-        centre = self.data[rng.randrange(len(self.data))]
-        point = centre.copy()
-        for j, (value, c) in enumerate(zip(centre, self.cardinalities)):
-            bandwidth = min(widen * self.bandwidths[j], (c - 1) / c)
-            if rng.random() < bandwidth:  # move: one of the other c - 1 values, uniformly
-                point[j] = rng.choice([v for v in range(c) if v != value])
-        return point
+    def sample(self, rng: np.random.Generator, count: int = 1, widen: float = 1.0) -> np.ndarray:
+        """``count`` draws (count, d) from the density with each bandwidth multiplied by ``widen`` (at most
+        (c - 1) / c, which is uniform): pick an observed cell, then move each choice with probability lambda_j
+        to one of the other c_j - 1 values, uniformly (adding 1..c_j - 1 modulo c_j)."""
+        counts = np.asarray(self.cardinalities)
+        centres = self.data[rng.integers(len(self.data), size=count)]
+        bandwidths = np.minimum(widen * self.bandwidths, (counts - 1) / counts)
+        move = rng.random(centres.shape) < bandwidths
+        return np.where(move, (centres + rng.integers(1, counts, size=centres.shape)) % counts, centres)
 
 
 def _bandwidths(n: int, cardinalities: Sequence[int], min_bandwidth: float) -> np.ndarray:
@@ -119,8 +119,8 @@ class BOHB:
     """Hyperband over budgets ``min_epochs`` .. ``max_epochs`` whose brackets draw candidates from a TPE model.
 
     With ``rho = 1`` (every candidate random) it is ``Hyperband`` with the same seed, trial for trial. After a run,
-    ``proposals`` lists how each candidate was drawn (``"model"`` or ``"random"``) and ``models`` the model used
-    for each bracket (None before there were enough observations)."""
+    ``candidates`` lists every candidate proposed, in order, ``proposals`` how each was drawn (``"model"`` or
+    ``"random"``), and ``models`` the model used for each bracket (None before there were enough observations)."""
 
     def __init__(self, space: SearchSpace, max_epochs: int = 3, eta: int = 3, min_epochs: int = 1, seed: int = 0,
                  rho: float = 1 / 3, top_fraction: float = 0.15, samples: int = 64, bandwidth_factor: float = 3.0,
@@ -149,8 +149,9 @@ class BOHB:
         self.rho, self.top_fraction, self.samples = rho, top_fraction, samples
         self.bandwidth_factor, self.min_bandwidth = bandwidth_factor, min_bandwidth
         self.rng = random.Random(seed)  # the random candidates: the same stream as Hyperband's
-        self.model_rng = random.Random(f"bohb-model-{seed}")  # rho's coin and the model's samples
+        self.model_rng = np.random.default_rng([seed, 1807_01774])  # rho's coin and the model's samples
         self.observations: dict[int, list[tuple[np.ndarray, float]]] = {}  # budget -> [(cell, accuracy)]
+        self.candidates: list[Cell201Architecture] = []
         self.proposals: list[str] = []
         self.models: list[TPEModel | None] = []
 
@@ -183,7 +184,7 @@ class BOHB:
         raise ValueError(f"Could not draw a new distinct cell from {self.space.name}; the bracket asks for too many.")
 
     def _from_model(self, model: TPEModel, taken: set[str]) -> Cell201Architecture | None:
-        draws = np.array([model.good.sample(self.model_rng, self.bandwidth_factor) for _ in range(self.samples)])
+        draws = model.good.sample(self.model_rng, self.samples, self.bandwidth_factor)
         ratios = model.ratio(draws)
         for i in np.argsort(-ratios, kind="stable"):  # the best ratio first; a cell already in the bracket gives way
             architecture = self.architecture(draws[i])
@@ -199,13 +200,14 @@ class BOHB:
         chosen, taken = [], set()
         for _ in range(count):
             architecture = None
-            if model is not None and self.model_rng.random() >= self.rho:
+            if model is not None and self.model_rng.random() >= self.rho:  # with probability 1 - rho
                 architecture = self._from_model(model, taken)
             self.proposals.append("random" if architecture is None else "model")
             if architecture is None:
                 architecture = self._random(taken)
             taken.add(self._key(architecture))
             chosen.append(architecture)
+            self.candidates.append(architecture)
         return chosen
 
     def _observing(self, evaluator: BudgetedEvaluator) -> BudgetedEvaluator:
