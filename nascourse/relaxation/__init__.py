@@ -8,7 +8,9 @@
 * ``search``: the alternating search loop, with snapshots per epoch and checkpoints;
 * ``curvature``: the Hessian of the validation loss in alpha, the early-stopping signal of DARTS-ES;
 * ``cost``: time and peak memory of one search step; ``literal``: the supernet written as the DARTS code
-  writes it, the reference the fast one is checked and timed against; ``plots``: heatmaps and collapse plots.
+  writes it, the reference the fast one is checked and timed against; ``plots``: heatmaps and collapse plots;
+* ``excerpts``: the lines of a function that carry an idea, read from the source (what chapter 03 prints);
+* ``cell201_supernet.discretised_accuracy``: the discretisation gap's child, the supernet running only its derived cell.
 """
 
 from .bilevel import exact_second_order_gradient, first_order_gradient, second_order_gradient
