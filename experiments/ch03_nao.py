@@ -19,7 +19,7 @@ finished searches are replayed, not run again. The figures chapter 03 quotes com
 
     python experiments/ch03_nao.py --seeds 20
 
-(budgets 50 and 100 trials, 150 trials per search, one thread; ~15 CPU-minutes).
+(budgets 50 and 100 trials, 150 trials per search, one thread; about 7 CPU-minutes, 20 s per seed).
 """
 
 from __future__ import annotations

@@ -90,8 +90,9 @@ def test_nao_runs_through_run_search_and_proposes_valid_new_cells(bench):
         if trial.index >= 10:
             assert space.canonical(cell) not in seen, f"trial {trial.index} proposes a cell already evaluated"
         seen.add(space.canonical(cell))
-    stepped = sum(len(r.proposals) for r in nao.rounds)
-    assert stepped + sum(r.random_fills for r in nao.rounds) == 20 and stepped >= 10  # mostly from gradient steps
+    for round_ in nao.rounds:  # each round: `batch` cells, from gradient steps or (failing those) random top-ups
+        assert len(round_.proposals) + round_.random_fills == 5 and len(round_.proposals) == len(round_.etas)
+    assert sum(len(r.proposals) for r in nao.rounds) >= 10  # mostly from gradient steps
     assert all(gain > 0 for r in nao.rounds for gain in r.predicted_gain)  # each step went up the predictor
 
 

@@ -223,14 +223,20 @@ class NAO(Strategy):
         return NAORound(len(cells), float(exact), losses["prediction_loss"], losses["reconstruction_loss"])
 
     @torch.no_grad()
+    def predict_states(self, states: torch.Tensor) -> list[float]:
+        """f on embeddings (B, T, hidden), in the accuracy's own units (the model learned them scaled to [0, 1])."""
+        if self.model is None:
+            raise RuntimeError("NAO has not trained its model yet: call fit, or ask after `initial` cells were told.")
+        low, high = self._scale
+        return (low + self.model.predict(states) * (high - low)).tolist()
+
+    @torch.no_grad()
     def predict(self, cells: Sequence[Any]) -> list[float]:
-        """The trained predictor's accuracy for each cell (in the accuracy's own units)."""
+        """The trained predictor's accuracy for each cell: f(E(x)), in the accuracy's own units."""
         if self.model is None:
             raise RuntimeError("NAO has not trained its model yet: call fit, or ask after `initial` cells were told.")
         with one_thread():
-            scores = self.model.predict(self.model.encode(self.tokens(cells)))
-        low, high = self._scale
-        return (low + scores * (high - low)).tolist()
+            return self.predict_states(self.model.encode(self.tokens(cells)))
 
     def step(self, sources: Sequence[Any], taken: set) -> tuple[list, list, list, list]:
         """For each source cell, the first eta in eta, 2 eta, 4 eta, ... whose decoded e' is a cell whose canonical
@@ -268,7 +274,7 @@ class NAO(Strategy):
         taken = set(self.asked)
         proposals, sources, etas, gains = self.step([cells[i] for i in order[: self.top_k]], taken)
         proposals, sources, etas, gains = proposals[: self.batch], sources[: self.batch], etas[: self.batch], gains[: self.batch]
-        round_.proposals, round_.sources, round_.etas, round_.predicted_gain = proposals, sources, etas, gains
+        round_.proposals, round_.sources, round_.etas, round_.predicted_gain = list(proposals), sources, etas, gains
         while len(proposals) < self.batch:  # top up with random cells not proposed before
             for _ in range(200):
                 cell = self.space.sample(self.rng)
