@@ -116,7 +116,7 @@ def show(cycle: list[str]) -> str:
 
 # The layers, bottom to top, by the first name under ``nascourse`` ("" is ``nascourse/__init__.py``).
 LAYERS = [
-    ("statistics, data and settings", {"stats", "data", "literature", "profile", "compute", "checkpoints"}),
+    ("statistics, data and settings", {"stats", "data", "literature", "profile", "compute", "checkpoints", "excerpts"}),
     ("spaces and their operations", {"spaces"}),
     ("training and evaluation", {"train", "evaluation", "loop", "final_training", "bench"}),
     ("search methods", {"strategies", "relaxation", "recycling", "weight_sharing", "estimation", "parallel"}),

@@ -9,7 +9,6 @@
 * ``curvature``: the Hessian of the validation loss in alpha, the early-stopping signal of DARTS-ES;
 * ``cost``: time and peak memory of one search step; ``literal``: the supernet written as the DARTS code
   writes it, the reference the fast one is checked and timed against; ``plots``: heatmaps and collapse plots;
-* ``excerpts``: the lines of a function that carry an idea, read from the source (what chapter 03 prints);
 * ``cell201_supernet.discretised_accuracy``: the discretisation gap's child, the supernet running only its derived cell.
 """
 

@@ -1,6 +1,6 @@
 """Show the few lines of a library function that carry an idea, read from the source as it is now.
 
-Chapter 03 prints the library's code next to the equations. A whole function shows every method's branches
+Chapters 03 and 04 print the library's code next to the equations. A whole function shows every method's branches
 at once; an excerpt shows the lines that matter, with their line numbers in the module, so a learner can open
 the file at that place. The lines are found by *markers*: a span starts at the first line of the function that
 contains its start text and ends at the first line from there that contains its end text. The excerpt is read
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 __all__ = ["ExcerptError", "excerpt", "show_excerpt"]
+
 
 class ExcerptError(LookupError):
     """A marker was not found in the function's source: the code changed and the excerpt must follow."""
@@ -63,7 +64,7 @@ def excerpt(obj: Callable, *spans: str | tuple[str, str]) -> str:
     indent = min(len(line) - len(line.lstrip()) for first, last in chosen for line in lines[first: last + 1]
                  if line.strip())
     try:
-        where = Path(inspect.getsourcefile(obj) or "").resolve().relative_to(Path(__file__).resolve().parents[2])
+        where = Path(inspect.getsourcefile(obj) or "").resolve().relative_to(Path(__file__).resolve().parents[1])
     except ValueError:
         where = Path(inspect.getsourcefile(obj) or "?")
     out = [f"# {_name(obj)}  ({where.as_posix()})"]

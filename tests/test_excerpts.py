@@ -1,4 +1,4 @@
-"""Chapter 03 prints excerpts of the library, read from its source: the lines between markers, numbered as in the file,
+"""Chapters 03 and 04 print excerpts of the library, read from its source: the lines between markers, numbered as in the file,
 and a clear error when a marker is gone (the code changed), so an excerpt cannot drift from the code it shows."""
 
 import inspect
@@ -7,7 +7,7 @@ import pytest
 
 from nascourse.relaxation import mixing
 from nascourse.relaxation.bilevel import second_order_gradient
-from nascourse.relaxation.excerpts import ExcerptError, excerpt
+from nascourse.excerpts import ExcerptError, excerpt
 
 
 def test_an_excerpt_is_the_marked_lines_numbered_as_in_the_file():
