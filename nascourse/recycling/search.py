@@ -372,6 +372,18 @@ def _eas_episode(
     return net, log_probability, actions
 
 
+def eas_reward(net, accuracy_reached: float) -> float:
+    """EAS's reward, tanh(acc * pi / 2): it stresses gains near high accuracy (Cai et al., 2018)."""
+    return math.tanh(accuracy_reached * math.pi / 2)
+
+
+def _brief_training(data: DatasetSplits, epochs: int, batch_size: int, learning_rate: float):
+    """How the RL searches train a transformed network before it earns its reward."""
+    def train_candidate(net, batch_seed):
+        return train(net, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=batch_seed)
+    return train_candidate
+
+
 def eas_search(
     start: MorphNet,
     data: DatasetSplits,
@@ -405,9 +417,7 @@ def eas_search(
         net, log_probability, actions = _eas_episode(controller, start, transform_steps, max_width, generator, images)
         return (copy.deepcopy(net) if net is start else net), log_probability, actions  # never train `start` itself
 
-    def train_candidate(net, batch_seed):
-        return train(net, data, epochs=epochs_per_network, batch_size=batch_size, learning_rate=learning_rate,
-                     seed=batch_seed)
+    train_candidate = _brief_training(data, epochs_per_network, batch_size, learning_rate)
 
     specs = start.layer_specs()
 
@@ -419,7 +429,7 @@ def eas_search(
 
     history, candidates, log, trace = _reinforce(
         "EAS", controller, sample, train_candidate,
-        reward_of=lambda net, accuracy_reached: math.tanh(accuracy_reached * math.pi / 2),
+        reward_of=eas_reward,
         updates=updates, per_update=episodes_per_update, policy_learning_rate=controller_learning_rate,
         baseline_decay=baseline_decay, generator=generator, progress=progress, snapshot=snapshot,
     )
@@ -517,12 +527,9 @@ def path_level_eas(
     images = statistics_images(data)
 
     def sample():
-        net, log_probability, actions = _path_episode(policy, start, generator, images)
-        return net, log_probability, actions
+        return _path_episode(policy, start, generator, images)
 
-    def train_candidate(net, batch_seed):
-        return train(net, data, epochs=epochs_per_network, batch_size=batch_size, learning_rate=learning_rate,
-                     seed=batch_seed)
+    train_candidate = _brief_training(data, epochs_per_network, batch_size, learning_rate)
 
     def snapshot() -> dict:
         with torch.no_grad():
@@ -530,7 +537,7 @@ def path_level_eas(
 
     history, candidates, log, trace = _reinforce(
         "Path-level EAS", policy, sample, train_candidate,
-        reward_of=lambda net, accuracy_reached: math.tanh(accuracy_reached * math.pi / 2),
+        reward_of=eas_reward,
         updates=updates, per_update=episodes_per_update, policy_learning_rate=policy_learning_rate,
         baseline_decay=baseline_decay, generator=generator, progress=progress, snapshot=snapshot,
     )
