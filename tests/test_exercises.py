@@ -1,26 +1,39 @@
 """Every exercise checker accepts its reference, reports the untouched stub as not attempted,
-and rejects plausible wrong answers a learner might write."""
+and rejects plausible wrong answers a learner might write (the chapters' own wrong answers are in
+tests/test_chNN_exercises.py)."""
+
+import importlib
 
 import pytest
 import torch
 
 from nascourse.exercises import ch00
-from nascourse.exercises.core import FAILED, NOT_ATTEMPTED, PASSED
+from nascourse.exercises.core import FAILED, NOT_ATTEMPTED, PASSED, Exercise
 from nascourse.spaces import ChainSpace
 
-EXERCISES = [ch00.count_chain_architectures, ch00.conv_parameters, ch00.best_so_far, ch00.random_search]
+
+def _every_exercise() -> list[Exercise]:
+    """Every exercise of every chapter module (nascourse/exercises/ch00.py ... ch06.py)."""
+    found = []
+    for chapter in range(7):
+        module = importlib.import_module(f"nascourse.exercises.ch0{chapter}")
+        found += [value for value in vars(module).values() if isinstance(value, Exercise)]
+    return found
+
+
+ALL_EXERCISES = _every_exercise()
 
 
 def stub(*args):
     raise NotImplementedError
 
 
-@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.name)
+@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda e: e.where)
 def test_reference_solution_passes(exercise):
     assert exercise.evaluate(exercise.reference).status == PASSED
 
 
-@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.name)
+@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda e: e.where)
 def test_untouched_stub_is_not_attempted_and_check_falls_back_to_reference(exercise, capsys):
     assert exercise.evaluate(stub).status == NOT_ATTEMPTED
     assert exercise.check(stub) is exercise.reference
